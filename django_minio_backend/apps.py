@@ -1,0 +1,37 @@
+"""App configuration: registers checks; touches the network only when asked to."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+logger = logging.getLogger("django_minio_backend")
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    from . import buckets, manager
+
+    if setting in ("MINIO_PLUGINS", "MINIO_DISABLED_PLUGINS"):
+        manager.reset()
+    if setting.startswith("MINIO_") or setting == "STORAGES":
+        buckets.forget_known_buckets()
+
+
+class DjangoMinioBackendConfig(AppConfig):
+    name = "django_minio_backend"
+    verbose_name = "MinIO / S3 storage"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import global_setting
+
+        setting_changed.connect(_on_setting_changed, dispatch_uid="django_minio_backend.settings")
+        if global_setting("MINIO_CONSISTENCY_CHECK_ON_START"):
+            from .buckets import initialize_buckets
+
+            for report in initialize_buckets():
+                logger.info("%s", report.line())

@@ -1,0 +1,169 @@
+"""Bucket creation and policy reconciliation (``initialize_buckets`` and friends)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.utils.module_loading import import_string
+from minio.error import S3Error
+
+from . import manager
+from .policies import policies_equal
+from .storage import MinioBackend
+
+NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    """What was (or, in a dry run, would be) done to one bucket."""
+
+    endpoint: str
+    bucket: str
+    public: bool
+    created: bool
+    policy: str  # "set", "deleted", "unchanged" or "none"
+    dry_run: bool = False
+
+    def line(self) -> str:
+        kind = "public" if self.public else "private"
+        verb = ("would create" if self.dry_run else "created") if self.created else "exists"
+        policy = {
+            "set": "policy would be set" if self.dry_run else "policy set",
+            "deleted": "policy would be removed" if self.dry_run else "policy removed",
+            "unchanged": "policy unchanged",
+            "none": "no policy",
+        }[self.policy]
+        return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}"
+
+
+def _current_policy(storage: MinioBackend) -> str | None:
+    try:
+        return storage.client.get_bucket_policy(storage.bucket)
+    except S3Error as exc:
+        if exc.code in NO_POLICY_CODES:
+            return None
+        raise
+
+
+def sync_bucket(storage: MinioBackend, *, dry_run: bool = False) -> BucketReport:
+    """Create ``storage.bucket`` if missing, then make its policy what the hooks say.
+
+    If a plugin fails right after the bucket was created, the (empty) bucket is
+    removed again so that the next run starts from the same state. Server errors
+    are raised as OSError subclasses naming the endpoint and bucket.
+    """
+    with storage._errors("initialize bucket"):
+        return _sync_bucket(storage, dry_run)
+
+
+def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
+    client, bucket, public = storage.client, storage.bucket, storage.is_public
+    created = not client.bucket_exists(bucket)
+    if created and not dry_run:
+        client.make_bucket(bucket)
+    try:
+        if created and not dry_run:
+            manager.on_bucket_created(bucket_name=bucket, public=public, storage=storage)
+        desired = manager.bucket_policy(bucket_name=bucket, public=public, storage=storage)
+        current = None if created else _current_policy(storage)
+        if desired is None:
+            action = "deleted" if current else "none"
+        else:
+            action = "unchanged" if policies_equal(desired, current) else "set"
+        if not dry_run and action == "deleted":
+            client.delete_bucket_policy(bucket)
+        elif not dry_run and action == "set":
+            client.set_bucket_policy(bucket, json.dumps(desired))
+    except BaseException:
+        if created and not dry_run:
+            client.remove_bucket(bucket)
+        raise
+    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run)
+
+
+_known_lock = threading.Lock()
+_known: set[tuple[str, str]] = set()
+
+
+def ensure_bucket_once(storage: MinioBackend) -> None:
+    """``MINIO_BUCKET_CHECK_ON_SAVE``: create the bucket if missing, once per process."""
+    key = (storage.config.endpoint, storage.bucket)
+    if key in _known:
+        return
+    with _known_lock:
+        if key in _known:
+            return
+        with storage._errors("bucket check"):
+            missing = not storage.client.bucket_exists(storage.bucket)
+        if missing:
+            sync_bucket(storage)
+        _known.add(key)
+
+
+def forget_known_buckets() -> None:
+    with _known_lock:
+        _known.clear()
+
+
+def _is_minio_backend(backend: str) -> bool:
+    try:
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, MinioBackend)
+
+
+def configured_storages() -> list[MinioBackend]:
+    """Every MinioBackend alias of ``STORAGES``."""
+    return [
+        storages[alias]
+        for alias, entry in (getattr(settings, "STORAGES", None) or {}).items()
+        if _is_minio_backend(entry.get("BACKEND", ""))
+    ]
+
+
+def _storage_for(base: MinioBackend, bucket: str) -> MinioBackend:
+    if bucket == base.bucket:
+        return base
+    options: dict[str, Any] = {k: v for k, v in base._options.items() if k != "bucket_name"}
+    return type(base)(bucket_name=bucket, **options)
+
+
+def declared_buckets() -> list[MinioBackend]:
+    """One storage per distinct (endpoint, bucket) the configuration mentions.
+
+    That is each MinioBackend alias's own bucket and declared bucket lists, and,
+    when ``MINIO_ENDPOINT`` is set, the top-level bucket lists and the media and
+    static buckets named in the settings.
+    """
+    sources: list[tuple[MinioBackend, list[str]]] = [
+        (storage, [storage.bucket]) for storage in configured_storages()
+    ]
+    if getattr(settings, "MINIO_ENDPOINT", None):
+        named = [
+            getattr(settings, name)
+            for name in ("MINIO_MEDIA_FILES_BUCKET", "MINIO_STATIC_FILES_BUCKET")
+            if hasattr(settings, name)
+        ]
+        sources.append((MinioBackend(), named))
+    seen: set[tuple[str, str]] = set()
+    result: list[MinioBackend] = []
+    for base, own in sources:
+        config = base.config
+        for name in [*own, *config.private_buckets, *config.public_buckets]:
+            key = (config.endpoint, name)
+            if key not in seen:
+                seen.add(key)
+                result.append(_storage_for(base, name))
+    return result
+
+
+def initialize_buckets(*, dry_run: bool = False) -> list[BucketReport]:
+    """Create every declared bucket that is missing and reconcile every policy."""
+    return [sync_bucket(storage, dry_run=dry_run) for storage in declared_buckets()]

@@ -1,0 +1,93 @@
+"""Streaming, read-only files over S3 objects.
+
+Reads stream the response body; ``seek`` drops the response and the next read
+issues a ranged GET from the new position. Nothing buffers the whole object.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from django.core.files.base import File
+
+BUFFER_SIZE = 1024 * 1024
+Opener = Callable[[int], Any]  # offset -> urllib3 response streaming from there
+
+
+class ObjectReader(io.RawIOBase):
+    """Raw, seekable reader of one object, a GET per contiguous run of reads."""
+
+    def __init__(self, opener: Opener, size: int, response: Any = None) -> None:
+        super().__init__()
+        self._open_at = opener
+        self._size = size
+        self._pos = 0
+        self._response = response
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        position = base + offset
+        if position < 0:
+            raise ValueError("negative seek position")
+        if position != self._pos:
+            self._drop()
+            self._pos = position
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        if self._pos >= self._size or len(buffer) == 0:
+            return 0
+        if self._response is None:
+            self._response = self._open_at(self._pos)
+        n = self._response.readinto(buffer)
+        if n == 0:
+            raise OSError(f"object ended at byte {self._pos}, expected {self._size} bytes")
+        self._pos += n
+        return n
+
+    def _drop(self) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            response.close()
+            response.release_conn()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop()
+        super().close()
+
+
+class MinioFile(File):
+    """The read-only file ``MinioBackend.open()`` returns."""
+
+    def __init__(self, reader: ObjectReader, name: str, mode: str, size: int) -> None:
+        stream: Any = io.BufferedReader(reader, buffer_size=BUFFER_SIZE)
+        if "b" not in mode:
+            stream = io.TextIOWrapper(stream, encoding="utf-8")
+        super().__init__(stream, name)
+        self.mode = mode
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def open(self, mode: str | None = None) -> MinioFile:
+        self.seek(0)
+        return self
+
+    def write(self, *args: Any) -> Any:
+        raise io.UnsupportedOperation("files opened from MinioBackend are read-only")

@@ -1,0 +1,72 @@
+"""Hook specifications: the contract between the backend and its plugins.
+
+Every hook is called with keyword arguments; an implementation may accept any
+subset of them. Argument names are public API and never change meaning.
+Plugins mark their implementations with :data:`django_minio_backend.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from django.core.files import File
+
+    from .storage import MinioBackend
+
+PROJECT_NAME = "django_minio_backend"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec(firstresult=True)
+def bucket_policy(bucket_name: str, public: bool, storage: MinioBackend | None) -> dict[str, Any] | None:
+    """Return the bucket policy document (a dict) that ``bucket_name`` must carry.
+
+    ``public`` is True when the bucket is listed in ``MINIO_PUBLIC_BUCKETS``.
+    ``storage`` is the storage that asks, or None when the question comes from
+    ``initialize_buckets`` for a bucket no configured storage uses.
+
+    Return None to have no opinion; the next implementation is asked. The first
+    non-None answer wins. When no implementation answers, the bucket must carry no
+    policy at all (a private bucket): ``initialize_buckets`` deletes any policy it
+    finds there. Built-ins: ``MINIO_POLICY_HOOKS`` entries (tryfirst) and a
+    public-read policy for public buckets (trylast).
+    """
+
+
+@hookspec(firstresult=True)
+def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None) -> str | None:
+    """Return the prefix (a "folder", without slashes at either end) for a new upload.
+
+    ``instance`` is the model instance being saved (None when the storage applies
+    prefixes by itself, see the ``upload_prefix`` option), ``filename`` the name
+    proposed so far. Return None to have no opinion; the first non-None answer wins.
+    An empty string means "no prefix". Built-in: the ISO date (``YYYY-MM-DD``, UTC),
+    trylast, so an installed name strategy takes precedence.
+    """
+
+
+@hookspec(firstresult=True)
+def content_type_guess(name: str, content: File) -> str | None:
+    """Return the MIME type to store ``content`` under ``name`` with, or None.
+
+    An implementation that reads from ``content`` must leave its position where it
+    found it. The first non-None answer wins. Built-ins: the upload's own
+    ``content_type`` attribute, then :mod:`mimetypes` on the name (both trylast).
+    When nobody answers the storage uses ``application/octet-stream``.
+    """
+
+
+@hookspec
+def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend | None) -> None:
+    """Called on every plugin right after the backend created ``bucket_name``.
+
+    Runs from ``initialize_buckets``, the on-start consistency check and
+    ``MINIO_BUCKET_CHECK_ON_SAVE``, before the bucket's policy is applied. The
+    return value is ignored; an exception fails the operation that created the
+    bucket, naming the plugin.
+    """

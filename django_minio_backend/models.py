@@ -1,0 +1,8 @@
+"""Old import path: ``django_minio_backend.models.MinioBackend`` keeps working."""
+
+from __future__ import annotations
+
+from .names import get_iso_date, iso_date_prefix
+from .storage import MinioBackend, MinioBackendStatic
+
+__all__ = ["MinioBackend", "MinioBackendStatic", "get_iso_date", "iso_date_prefix"]

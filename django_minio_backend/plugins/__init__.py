@@ -1,0 +1,1 @@
+"""Built-in plugins: ordinary hook implementations registered by the manager."""

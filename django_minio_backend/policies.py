@@ -1,0 +1,61 @@
+"""Bucket policy documents and their comparison."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def public_read_policy(bucket_name: str) -> dict[str, Any]:
+    """Anyone may read objects; nobody anonymous may list or write.
+
+    Listing is left out on purpose: a public bucket shares its files, not the
+    names of all of them. Grant ``s3:ListBucket`` with a policy hook if needed.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket_name}/*"],
+            }
+        ],
+    }
+
+
+def _canonical(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        items = {k: _canonical(v, k) for k, v in value.items() if k not in ("Sid", "Id")}
+        return dict(sorted(items.items()))
+    if isinstance(value, list):
+        items = [_canonical(v, key) for v in value]
+        if key in ("Action", "NotAction", "Resource", "NotResource", "AWS"):
+            return sorted(items, key=json.dumps)
+        if key == "Statement":
+            return sorted(items, key=lambda s: json.dumps(s, sort_keys=True))
+        return items
+    if key in ("Action", "NotAction", "Resource", "NotResource", "AWS") and isinstance(value, str):
+        return [value]
+    if key == "Principal" and value == "*":
+        return {"AWS": ["*"]}
+    return value
+
+
+def canonical_policy(policy: dict[str, Any] | str | None) -> Any:
+    """A form of ``policy`` in which equivalent documents compare equal.
+
+    Servers echo policies back normalised (a single action as a string or a
+    list, ``"*"`` or ``{"AWS": ["*"]}``, statement ids dropped); compare this.
+    """
+    if policy is None or policy == "":
+        return None
+    if isinstance(policy, (str, bytes)):
+        policy = json.loads(policy)
+    return _canonical(policy)
+
+
+def policies_equal(a: dict[str, Any] | str | None, b: dict[str, Any] | str | None) -> bool:
+    return canonical_policy(a) == canonical_policy(b)

@@ -1,0 +1,421 @@
+"""The storage backends: ``MinioBackend`` (media) and ``MinioBackendStatic``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+import urllib3
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from django.core.signals import setting_changed
+from django.utils.deconstruct import deconstructible
+from minio import Minio
+from minio.error import S3Error, ServerError
+
+from . import manager
+from .client import UrlSigner, client_for, status_http_client
+from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
+from .exceptions import StorageError
+from .files import MinioFile, ObjectReader
+from .names import clean_name, join_prefix
+from .status import MinioServerStatus
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MAX_NAME_ATTEMPTS = 20
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
+CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
+CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+
+
+class _NameTaken(Exception):
+    """The server refused a create-only write: the name is taken."""
+
+
+def _is_conflict(exc: Exception) -> bool:
+    if isinstance(exc, S3Error):
+        return exc.code in CONFLICT_CODES
+    return isinstance(exc, ServerError) and exc.status_code in (409, 412)
+
+
+def _read_up_to(content: Any, limit: int) -> bytes:
+    """Read at most ``limit`` bytes, in bounded chunks, as bytes."""
+    chunks: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = content.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            break
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _rewind(content: Any) -> bool:
+    try:
+        content.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+@deconstructible(path="django_minio_backend.models.MinioBackend")
+class MinioBackend(Storage):
+    """Django storage keeping files in one bucket of a MinIO / S3 server.
+
+    ``bucket_name`` defaults to ``MINIO_MEDIA_FILES_BUCKET``; every other keyword
+    argument is a storage option (see :mod:`django_minio_backend.conf`). Nothing
+    here touches the network until a file operation needs it.
+    """
+
+    is_static = False
+
+    def __init__(self, bucket_name: str | None = None, **options: Any) -> None:
+        self._options = normalize_options(options)
+        if bucket_name:
+            self._options["bucket_name"] = bucket_name
+        if self.is_static:
+            self._options.setdefault("replace_existing", True)
+        setting_changed.connect(self._on_setting_changed)
+
+    # -- configuration -------------------------------------------------------------
+
+    def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        from .conf import is_setting_of_ours
+
+        if is_setting_of_ours(setting):
+            for attr in ("config", "client", "signer"):
+                self.__dict__.pop(attr, None)
+
+    @cached_property
+    def config(self) -> StorageConfig:
+        return resolve(self._options, static=self.is_static)
+
+    @cached_property
+    def client(self) -> Minio:
+        return client_for(self.config)
+
+    @cached_property
+    def signer(self) -> UrlSigner:
+        return UrlSigner.for_config(self.config)
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket_name
+
+    @property
+    def is_public(self) -> bool:
+        return self.config.is_public
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """Record only what the user passed, and never a secret."""
+        path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        kwargs = {k: v for k, v in kwargs.items() if k.lower().removeprefix("minio_") not in SECRET_OPTIONS}
+        return path, args, kwargs
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self._options.items() if k not in SECRET_OPTIONS}
+        return f"<{type(self).__name__} {shown!r}>"
+
+    # -- errors --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, name: str = "") -> Iterator[None]:
+        where = f"{self.config.endpoint}/{self.bucket}" + (f"/{name}" if name else "")
+        try:
+            yield
+        except S3Error as exc:
+            if exc.code in NOT_FOUND_CODES:
+                raise FileNotFoundError(f"{action}: {where} does not exist ({exc.code})") from exc
+            if exc.code in CREDENTIAL_CODES:
+                raise PermissionError(
+                    f"{action}: the server at {self.config.endpoint} refused the credentials "
+                    f"or the access ({exc.code}) for {where}"
+                ) from exc
+            raise StorageError(f"{action}: {where}: {exc.code}: {exc.message}") from exc
+        except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
+            if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
+                raise
+            raise StorageError(f"{action}: cannot reach S3 at {self.config.endpoint} ({exc})") from exc
+
+    # -- names ---------------------------------------------------------------------
+
+    def _candidates(self, name: str, max_length: int | None) -> Iterator[str]:
+        """``name``, then Django-style alternatives, each within ``max_length``."""
+        if not max_length or len(name) <= max_length:
+            yield name
+        dir_name, file_name = os.path.split(name)
+        file_ext = "".join(pathlib.PurePath(file_name).suffixes)
+        file_root = file_name.removesuffix(file_ext)
+        for _ in range(MAX_NAME_ATTEMPTS):
+            candidate = os.path.join(dir_name, self.get_alternative_name(file_root, file_ext))
+            if max_length and len(candidate) > max_length:
+                file_root = file_root[: len(file_root) - (len(candidate) - max_length)]
+                if not file_root:
+                    raise SuspiciousFileOperation(
+                        f'Storage can not find an available filename for "{name}". '
+                        "Please make sure that the corresponding file field "
+                        'allows sufficient "max_length".'
+                    )
+                candidate = os.path.join(dir_name, self.get_alternative_name(file_root, file_ext))
+            yield candidate
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        name = clean_name(name)
+        if self.config.replace_existing:
+            if max_length and len(name) > max_length:
+                raise SuspiciousFileOperation(f"{name!r} is longer than max_length={max_length}")
+            return name
+        for candidate in self._candidates(name, max_length):
+            if not self.exists(candidate):
+                return candidate
+        raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
+
+    # -- saving --------------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Store ``content`` under ``name`` or, if taken, a new name; return the name used.
+
+        With conditional writes (the default) an existing object is never
+        replaced, even by concurrent saves: the server refuses the write and
+        the next candidate name is tried.
+        """
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        name = clean_name(name)
+        if self.config.upload_prefix:
+            prefix = manager.upload_to_prefix(instance=None, filename=name, storage=self)
+            name = join_prefix(prefix, name)
+        return self._store(name, content, max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._store(clean_name(name), content, None)
+
+    def _store(self, name: str, content: Any, max_length: int | None) -> str:
+        config = self.config
+        content_type = manager.content_type_guess(name=name, content=content) or DEFAULT_CONTENT_TYPE
+        if config.bucket_check_on_save:
+            from .buckets import ensure_bucket_once
+
+            ensure_bucket_once(self)
+        if config.replace_existing:
+            names: Iterator[str] = iter([self.get_available_name(name, max_length)])
+            conditional = False
+        else:
+            names = self._candidates(name, max_length)
+            conditional = config.conditional_writes
+        rewound = _rewind(content)
+        head = _read_up_to(content, config.multipart_threshold + 1)
+        multipart = len(head) > config.multipart_threshold
+        for candidate in names:
+            # Without conditional writes, a HEAD finds taken names (racy, for old
+            # servers); with them, a HEAD still spares a large body a lost PUT.
+            precheck = multipart if conditional else not config.replace_existing
+            if precheck and self.exists(candidate):
+                continue
+            try:
+                with self._errors("save", candidate):
+                    try:
+                        if multipart:
+                            self._put_multipart(candidate, head, content, content_type, conditional)
+                        else:
+                            self._put_single(candidate, head, content_type, conditional)
+                    except (S3Error, ServerError) as exc:
+                        if conditional and _is_conflict(exc):
+                            raise _NameTaken from exc
+                        raise
+                return candidate
+            except _NameTaken:
+                if multipart:
+                    # The body was consumed by the lost race; send it once more.
+                    if not rewound or not _rewind(content):
+                        raise
+                    head = _read_up_to(content, config.multipart_threshold + 1)
+        raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
+
+    def _headers(self, content_type: str, conditional: bool) -> dict[str, str]:
+        headers = {"Content-Type": content_type}
+        if conditional:
+            headers["If-None-Match"] = "*"
+        return headers
+
+    def _put_single(self, name: str, data: bytes, content_type: str, conditional: bool) -> None:
+        # minio's put_object would turn If-None-Match into user metadata.
+        self.client._put_object(self.bucket, name, data, self._headers(content_type, conditional))
+
+    def _parts(self, head: bytes, content: Any) -> Iterator[bytes]:
+        size = self.config.multipart_part_size
+        buffer = bytearray(head)
+        while True:
+            if len(buffer) < size:
+                buffer += _read_up_to(content, size - len(buffer))
+            if not buffer:
+                return
+            part = bytes(buffer[:size])
+            del buffer[:size]
+            yield part
+            if len(part) < size:
+                return
+
+    def _put_multipart(
+        self, name: str, head: bytes, content: Any, content_type: str, conditional: bool
+    ) -> None:
+        client = self.client
+        upload_id = client._create_multipart_upload(self.bucket, name, {"Content-Type": content_type})
+        try:
+            etags = [
+                client._upload_part(self.bucket, name, part, None, upload_id, number)
+                for number, part in enumerate(self._parts(head, content), start=1)
+            ]
+            root = Element("CompleteMultipartUpload")
+            for number, etag in enumerate(etags, start=1):
+                part = SubElement(root, "Part")
+                SubElement(part, "PartNumber").text = str(number)
+                SubElement(part, "ETag").text = f'"{etag}"'
+            headers = self._headers("application/xml", conditional)
+            client._execute(
+                "POST",
+                self.bucket,
+                name,
+                body=tostring(root),
+                headers=headers,
+                query_params={"uploadId": upload_id},
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client._abort_multipart_upload(self.bucket, name, upload_id)
+            raise
+
+    # -- reading -------------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> MinioFile:
+        if any(flag in mode for flag in "wax+"):
+            raise ValueError(f"MinioBackend files are read-only; mode {mode!r} is not supported")
+        name = clean_name(name)
+
+        def open_at(offset: int) -> Any:
+            with self._errors("open", name):
+                return self.client.get_object(self.bucket, name, offset=offset)
+
+        response = open_at(0)
+        size = int(response.headers.get("Content-Length", 0))
+        return MinioFile(ObjectReader(open_at, size, response), name, mode, size)
+
+    def exists(self, name: str) -> bool:
+        name = clean_name(name)
+        try:
+            with self._errors("exists", name):
+                self.client.stat_object(self.bucket, name)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _stat(self, name: str) -> Any:
+        name = clean_name(name)
+        with self._errors("stat", name):
+            return self.client.stat_object(self.bucket, name)
+
+    def size(self, name: str) -> int:
+        return int(self._stat(name).size)
+
+    def _datetime(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if settings.USE_TZ:
+            return value.astimezone(timezone.utc)
+        from django.utils import timezone as dj_timezone
+
+        return dj_timezone.make_naive(value, dj_timezone.get_default_timezone())
+
+    def get_modified_time(self, name: str) -> datetime:
+        return self._datetime(self._stat(name).last_modified)
+
+    def get_created_time(self, name: str) -> datetime:
+        """S3 objects are written whole, never modified: created when last modified."""
+        return self.get_modified_time(name)
+
+    def delete(self, name: str) -> None:
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        name = clean_name(name)
+        with self._errors("delete", name):
+            self.client.remove_object(self.bucket, name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        path = clean_name(path.rstrip("/")) if path.strip("/") else ""
+        prefix = f"{path}/" if path else ""
+        dirs: list[str] = []
+        files: list[str] = []
+        with self._errors("listdir", prefix):
+            for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=False):
+                entry = obj.object_name[len(prefix) :]
+                if obj.is_dir:
+                    dirs.append(entry.rstrip("/"))
+                else:
+                    files.append(entry)
+        return dirs, files
+
+    def path(self, name: str) -> str:
+        raise NotImplementedError("MinioBackend keeps files in a bucket; they have no local path.")
+
+    # -- URLs ----------------------------------------------------------------------
+
+    def url(
+        self,
+        name: str,
+        expire: timedelta | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> str:
+        """The URL of ``name``: plain for public buckets, presigned for private ones.
+
+        Signed locally; never makes a network call.
+        """
+        if ".." in name and ".." in name.split("/"):
+            raise SuspiciousFileOperation(f"object name {name!r} contains a '..' component")
+        name = name.lstrip("/")
+        signer = self.signer
+        if self.config.is_public and not response_headers and expire is None:
+            return signer.public_url(name)
+        expiry = min(expire or self.config.url_expiry_hours, MAX_URL_EXPIRY)
+        return signer.presigned_url(name, expiry, response_headers=response_headers)
+
+    # -- health --------------------------------------------------------------------
+
+    def is_minio_available(self) -> MinioServerStatus:
+        """Whether the server answers and accepts the credentials, within seconds."""
+        config = self.config
+        client = client_for(config, config.http_client or status_http_client())
+        try:
+            found = client.bucket_exists(self.bucket)
+        except S3Error as exc:
+            return MinioServerStatus(
+                False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
+            )
+        except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
+            return MinioServerStatus(False, f"cannot reach S3 at {config.endpoint}: {exc}")
+        if found:
+            return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")
+        return MinioServerStatus(
+            True,
+            f"{config.endpoint} is available; bucket {self.bucket!r} does not exist yet "
+            "(run manage.py initialize_buckets)",
+        )
+
+
+@deconstructible(path="django_minio_backend.models.MinioBackendStatic")
+class MinioBackendStatic(MinioBackend):
+    """Storage for ``collectstatic``: ``MINIO_STATIC_FILES_BUCKET``, files replaced in place."""
+
+    is_static = True
