@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 venv: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test]" $(PLUGINS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -19,6 +19,8 @@ lint: venv
 
 test: venv lint
 	$(BIN)/python -m pytest
+	cd plugins/dmb-uuid-names && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
+	cd plugins/dmb-sniff-content-type && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: venv
 	$(BIN)/python examples/demo.py

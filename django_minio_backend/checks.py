@@ -39,8 +39,15 @@ def _model_buckets() -> Iterator[tuple[str, Any]]:
 
     for model in apps.get_models():
         for field in model._meta.get_fields():
-            if isinstance(field, FileField) and isinstance(field.storage, MinioBackend):
-                yield f"{model._meta.label}.{field.name}", field.storage
+            if not isinstance(field, FileField):
+                continue
+            try:
+                storage = field.storage
+                is_ours = isinstance(storage, MinioBackend)
+            except ImproperlyConfigured:
+                continue  # a broken STORAGES alias, reported by E008
+            if is_ours:
+                yield f"{model._meta.label}.{field.name}", storage
 
 
 def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMessage]:

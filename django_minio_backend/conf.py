@@ -183,7 +183,7 @@ class StorageConfig:
     url_expiry_hours: timedelta
     private_buckets: tuple[str, ...]
     public_buckets: tuple[str, ...]
-    policy_hooks: tuple[tuple[str, dict[str, Any]], ...]
+    policy_hooks: tuple[Any, ...]  # (bucket_name, policy) pairs; checks report malformed ones
     media_files_bucket: str
     static_files_bucket: str
     bucket_check_on_save: bool
@@ -241,7 +241,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         url_expiry_hours=values["url_expiry_hours"],
         private_buckets=tuple(values["private_buckets"] or ()),
         public_buckets=tuple(values["public_buckets"] or ()),
-        policy_hooks=tuple((b, p) for b, p in (values["policy_hooks"] or ())),
+        policy_hooks=tuple(values["policy_hooks"] or ()),
         media_files_bucket=values["media_files_bucket"],
         static_files_bucket=values["static_files_bucket"],
         bucket_check_on_save=bool(values["bucket_check_on_save"]),

@@ -26,21 +26,25 @@ def public_read_policy(bucket_name: str) -> dict[str, Any]:
     }
 
 
+SET_KEYS = frozenset({"Action", "NotAction", "Resource", "NotResource", "AWS"})
+
+
+def _as_set(value: Any) -> list[str]:
+    return sorted({str(v) for v in (value if isinstance(value, list) else [value])})
+
+
 def _canonical(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        items = {k: _canonical(v, k) for k, v in value.items() if k not in ("Sid", "Id")}
-        return dict(sorted(items.items()))
-    if isinstance(value, list):
-        items = [_canonical(v, key) for v in value]
-        if key in ("Action", "NotAction", "Resource", "NotResource", "AWS"):
-            return sorted(items, key=json.dumps)
-        if key == "Statement":
-            return sorted(items, key=lambda s: json.dumps(s, sort_keys=True))
-        return items
-    if key in ("Action", "NotAction", "Resource", "NotResource", "AWS") and isinstance(value, str):
-        return [value]
+    if key in SET_KEYS:
+        return _as_set(value)
     if key == "Principal" and value == "*":
         return {"AWS": ["*"]}
+    if key == "Condition" and isinstance(value, dict):
+        return {op: {k: _as_set(v) for k, v in sorted(inner.items())} for op, inner in sorted(value.items())}
+    if isinstance(value, dict):
+        return {k: _canonical(v, k) for k, v in sorted(value.items()) if k not in ("Sid", "Id")}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda s: json.dumps(s, sort_keys=True)) if key == "Statement" else items
     return value
 
 

@@ -86,6 +86,12 @@ class MinioBackend(Storage):
             self._options["bucket_name"] = bucket_name
         if self.is_static:
             self._options.setdefault("replace_existing", True)
+        # What @deconstructible writes into migrations: what the user passed, minus secrets.
+        args, kwargs = self._constructor_args  # type: ignore[has-type]
+        self._constructor_args = (
+            args,
+            {k: v for k, v in kwargs.items() if k.lower().removeprefix("minio_") not in SECRET_OPTIONS},
+        )
         setting_changed.connect(self._on_setting_changed)
 
     # -- configuration -------------------------------------------------------------
@@ -116,12 +122,6 @@ class MinioBackend(Storage):
     @property
     def is_public(self) -> bool:
         return self.config.is_public
-
-    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-        """Record only what the user passed, and never a secret."""
-        path, args, kwargs = super().deconstruct()  # type: ignore[misc]
-        kwargs = {k: v for k, v in kwargs.items() if k.lower().removeprefix("minio_") not in SECRET_OPTIONS}
-        return path, args, kwargs
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self._options.items() if k not in SECRET_OPTIONS}

@@ -1,7 +1,7 @@
 """A one-command demo: embedded SeaweedFS, buckets, saves, URLs that work.
 
-    make demo            # runs the demo, then keeps the server up until Ctrl-C
-    make demo-ci         # the same without waiting (python examples/demo.py --no-serve)
+make demo            # runs the demo, then keeps the server up until Ctrl-C
+make demo-ci         # the same without waiting (python examples/demo.py --no-serve)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.conf import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from django_minio_backend.testing.seaweedfs import SeaweedFS  # noqa: E402
+from django_minio_backend.testing.seaweedfs import SeaweedFS
 
 
 def main() -> int:
@@ -50,7 +50,9 @@ def main() -> int:
         ok = True
         for bucket in ("demo-private", "demo-public"):
             storage = MinioBackend(bucket_name=bucket)
-            name = storage.save(iso_date_prefix(None, "hello.txt"), ContentFile(f"hello from {bucket}".encode()))
+            name = storage.save(
+                iso_date_prefix(None, "hello.txt"), ContentFile(f"hello from {bucket}".encode())
+            )
             url = storage.url(name)
             response = http.request("GET", url)
             ok &= response.status == 200

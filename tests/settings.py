@@ -60,3 +60,8 @@ STORAGES = {
     "default": {"BACKEND": "django_minio_backend.models.MinioBackend"},
     "staticfiles": {"BACKEND": "django_minio_backend.models.MinioBackendStatic"},
 }
+if os.environ.get("DMB_SETTINGS_EXTRA_BUCKET"):
+    MINIO_PRIVATE_BUCKETS.append(os.environ["DMB_SETTINGS_EXTRA_BUCKET"])
+# The third-party plugins of plugins/ are installed in the test venv; tests that
+# want them say so (MINIO_DISABLED_PLUGINS=[]), the rest see the built-ins only.
+MINIO_DISABLED_PLUGINS = ["uuid_names", "sniff_content_type"]

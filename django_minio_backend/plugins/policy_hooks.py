@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 @hookimpl(tryfirst=True)
 def bucket_policy(bucket_name: str, storage: MinioBackend) -> dict[str, Any] | None:
-    for name, policy in storage.config.policy_hooks:
-        if name == bucket_name:
-            return policy
+    for entry in storage.config.policy_hooks:
+        # Malformed entries are reported by the system check django_minio_backend.E006.
+        if isinstance(entry, (tuple, list)) and len(entry) == 2 and entry[0] == bucket_name:
+            return entry[1]
     return None

@@ -1,0 +1,204 @@
+"""The pluggy hook system: built-ins, MINIO_PLUGINS, entry points, blocking, failures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from io import StringIO
+
+import pytest
+import urllib3
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.test import override_settings
+from minio import Minio
+
+from django_minio_backend import MinioBackend, hookimpl, hookspecs, manager, plugin_prefix
+from django_minio_backend.exceptions import ConfigurationError, PluginError
+from django_minio_backend.names import get_iso_date
+
+from . import sample_plugins
+
+http = urllib3.PoolManager(retries=False, timeout=10)
+THIRD_PARTY = ["uuid_names", "sniff_content_type"]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_hookimpl_is_the_projects_marker() -> None:
+    assert hookimpl.project_name == hookspecs.PROJECT_NAME == "django_minio_backend"
+
+
+def test_manager_is_not_built_at_import() -> None:
+    manager.reset()
+    assert manager._manager is None
+
+
+def test_builtins_are_registered_and_listed(s3_settings) -> None:
+    names = dict(manager.active_plugins())
+    assert names["django_minio_backend.plugins.public_read"] == ["bucket_policy"]
+    assert names["django_minio_backend.plugins.iso_date"] == ["upload_to_prefix"]
+    out = StringIO()
+    call_command("minio_plugins", stdout=out)
+    assert "django_minio_backend.plugins.mimetypes_guess: content_type_guess" in out.getvalue()
+
+
+def test_iso_date_prefix_hook_is_the_default_name_strategy(s3_settings) -> None:
+    with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY):
+        assert plugin_prefix(None, "a.txt") == f"{get_iso_date()}/a.txt"
+
+
+def test_plugin_from_setting_changes_prefix_and_blocking_it_restores_default(s3_settings) -> None:
+    with override_settings(
+        MINIO_PLUGINS=["tests.sample_plugins.fixed_prefix"], MINIO_DISABLED_PLUGINS=THIRD_PARTY
+    ):
+        assert plugin_prefix(None, "a.txt") == "fixed/a.txt"
+        with override_settings(MINIO_DISABLED_PLUGINS=[*THIRD_PARTY, "tests.sample_plugins.fixed_prefix"]):
+            assert plugin_prefix(None, "a.txt") == f"{get_iso_date()}/a.txt"
+
+
+def test_builtins_can_be_disabled_by_name(s3_settings) -> None:
+    with override_settings(
+        MINIO_DISABLED_PLUGINS=[*THIRD_PARTY, "django_minio_backend.plugins.iso_date"],
+    ):
+        assert plugin_prefix(None, "a.txt") == "a.txt"
+
+
+def test_upload_prefix_option_applies_hook_to_every_save(
+    bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    with override_settings(
+        MINIO_PLUGINS=["tests.sample_plugins.fixed_prefix"], MINIO_DISABLED_PLUGINS=THIRD_PARTY
+    ):
+        storage = make_storage(bucket, upload_prefix=True)
+        assert storage.save("doc.txt", ContentFile(b"x")) == "fixed/doc.txt"
+
+
+def test_content_type_plugin_wins_over_builtins(storage: MinioBackend, raw_client: Minio) -> None:
+    with override_settings(
+        MINIO_PLUGINS=["tests.sample_plugins.markdown"], MINIO_DISABLED_PLUGINS=THIRD_PARTY
+    ):
+        storage.save("notes.txt", ContentFile(b"# hi"))
+    assert raw_client.stat_object(storage.bucket, "notes.txt").content_type == "text/markdown"
+
+
+def test_misspelt_hook_is_an_error_naming_the_plugin(s3_settings) -> None:
+    with override_settings(MINIO_PLUGINS=["tests.sample_plugins.misspelt"]):
+        with pytest.raises(ConfigurationError, match=r"tests\.sample_plugins\.misspelt.*bucket_polcy"):
+            manager.get_plugin_manager()
+        out = call_check()
+        assert "django_minio_backend.E009" in out and "bucket_polcy" in out
+
+
+def call_check() -> str:
+    from django.core.management import CommandError
+
+    err = StringIO()
+    try:
+        call_command("check", stdout=StringIO(), stderr=err)
+    except CommandError as exc:
+        return str(exc) + err.getvalue()
+    return err.getvalue()
+
+
+def test_unimportable_plugin_setting_names_the_path(s3_settings) -> None:
+    with override_settings(MINIO_PLUGINS=["tests.nope.plugin"]):
+        with pytest.raises(ConfigurationError, match=r"MINIO_PLUGINS.*tests\.nope\.plugin"):
+            manager.get_plugin_manager()
+
+
+def test_raising_plugin_fails_save_naming_plugin_and_writes_nothing(storage: MinioBackend) -> None:
+    with override_settings(MINIO_PLUGINS=["tests.sample_plugins.broken_guess"]):
+        with pytest.raises(PluginError, match=r"tests\.sample_plugins\.broken_guess.*guessing broke"):
+            storage.save("a.txt", ContentFile(b"x"))
+    assert not storage.exists("a.txt")
+
+
+def test_on_bucket_created_runs_for_created_buckets_only(s3_settings, bucket_name: str) -> None:
+    sample_plugins.recorder.created.clear()
+    with override_settings(
+        MINIO_PLUGINS=["tests.sample_plugins.recorder"],
+        MINIO_PUBLIC_BUCKETS=[bucket_name],
+    ):
+        call_command("initialize_buckets", stdout=StringIO())
+        call_command("initialize_buckets", stdout=StringIO())
+    assert (bucket_name, True) in sample_plugins.recorder.created
+    assert [b for b, _ in sample_plugins.recorder.created].count(bucket_name) == 1
+
+
+def test_on_bucket_created_on_save_check(bucket_name: str, make_storage: Callable[..., MinioBackend]) -> None:
+    sample_plugins.recorder.created.clear()
+    with override_settings(MINIO_PLUGINS=["tests.sample_plugins.recorder"]):
+        storage = make_storage(bucket_name, bucket_check_on_save=True)
+        storage.save("a.txt", ContentFile(b"x"))
+        storage.save("b.txt", ContentFile(b"x"))
+    assert sample_plugins.recorder.created == [(bucket_name, False)]
+
+
+def test_exploding_plugin_fails_initialize_and_leaves_no_bucket(
+    s3_settings, bucket_name: str, raw_client: Minio
+) -> None:
+    from django.core.management import CommandError
+
+    with override_settings(
+        MINIO_PLUGINS=["tests.sample_plugins.exploding"], MINIO_PRIVATE_BUCKETS=[bucket_name]
+    ):
+        with pytest.raises(CommandError, match=r"tests\.sample_plugins\.exploding.*cannot set up"):
+            call_command("initialize_buckets", stdout=StringIO())
+    assert not raw_client.bucket_exists(bucket_name)
+
+
+def test_temporary_plugin_registered_by_name_is_called(s3_settings) -> None:
+    class Temp:
+        @hookimpl(tryfirst=True)
+        def upload_to_prefix(self, instance: object, filename: str, storage: object) -> str:
+            return f"temp-{filename.split('.')[0]}"
+
+    pm = manager.get_plugin_manager()
+    pm.register(Temp(), name="temp")
+    try:
+        assert plugin_prefix(None, "x.txt") == "temp-x/x.txt"
+    finally:
+        pm.unregister(name="temp")
+
+
+# -- installed third-party plugins (pip-installed from plugins/ into the test venv) ---------------
+
+
+def test_installed_plugins_are_found_through_entry_points(s3_settings) -> None:
+    with override_settings(MINIO_DISABLED_PLUGINS=[]):
+        names = dict(manager.active_plugins())
+    assert names.get("uuid_names") == ["upload_to_prefix"], "pip install ./plugins/dmb-uuid-names"
+    assert names.get("sniff_content_type") == ["content_type_guess"]
+
+
+def test_installing_uuid_plugin_is_all_it_takes_and_disabling_turns_it_off(s3_settings) -> None:
+    with override_settings(MINIO_DISABLED_PLUGINS=[]):
+        assert re.fullmatch(r"[0-9a-f]{32}/a\.txt", plugin_prefix(None, "a.txt"))
+    with override_settings(MINIO_DISABLED_PLUGINS=["uuid_names"]):
+        assert plugin_prefix(None, "a.txt") == f"{get_iso_date()}/a.txt"
+
+
+@pytest.mark.django_db
+def test_installed_plugins_work_end_to_end_through_a_model(s3_settings, raw_client: Minio) -> None:
+    from tests.testapp.models import DefaultStorageAttachment
+
+    with override_settings(MINIO_DISABLED_PLUGINS=[]):
+        obj = DefaultStorageAttachment.objects.create(file=ContentFile(PNG, name="photo.txt"))
+        stat = raw_client.stat_object("dmb-test-private", obj.file.name)
+    assert re.fullmatch(r"[0-9a-f]{32}/photo\.txt", obj.file.name)
+    assert stat.content_type == "image/png"
+    with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY):
+        obj = DefaultStorageAttachment.objects.create(file=ContentFile(PNG, name="photo.txt"))
+        stat = raw_client.stat_object("dmb-test-private", obj.file.name)
+    assert obj.file.name.startswith(get_iso_date() + "/")
+    assert stat.content_type == "text/plain"
+
+
+def test_every_hookspec_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    specs = [n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "django_minio_backend_spec")]
+    assert sorted(specs) == ["bucket_policy", "content_type_guess", "on_bucket_created", "upload_to_prefix"]
+    for name in specs:
+        assert f"### `{name}(" in doc, f"hook {name} is not documented in docs/plugins.md"
