@@ -101,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MINIO_MULTIPART_THRESHOLD",
         16 * 1024 * 1024,
-        "Files larger than this (or of unknown size) are uploaded in parts.",
+        "Content longer than this is uploaded in parts (read in bounded chunks; no size needed).",
     ),
     Setting(
         "MINIO_MULTIPART_PART_SIZE",

@@ -25,8 +25,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-serve", action="store_true", help="exit after the demo instead of waiting")
     args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="dmb-demo-"))
-    with SeaweedFS(data) as server:
+    with tempfile.TemporaryDirectory(prefix="dmb-demo-") as tmp, SeaweedFS(Path(tmp)) as server:
+        data = Path(tmp)
         print(f"SeaweedFS S3 on http://{server.endpoint} (data in {data})")
         settings.configure(
             INSTALLED_APPS=["django_minio_backend"],
