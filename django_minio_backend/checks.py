@@ -11,6 +11,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from minio.sse import SseCustomerKey
 
 from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, resolve
 
@@ -111,6 +112,31 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
                 obj=obj,
                 id=ID + "E006",
             )
+    if not config.multipart_upload:
+        yield Warning(
+            f"{label}: MINIO_MULTIPART_UPLOAD=False is ignored.",
+            hint="Content over MINIO_MULTIPART_THRESHOLD is always sent in parts so that memory stays "
+            "bounded; raise MINIO_MULTIPART_THRESHOLD instead, or remove the setting.",
+            obj=obj,
+            id=ID + "W003",
+        )
+    if isinstance(config.sse, SseCustomerKey) and not config.use_https:
+        yield Warning(
+            f"{label}: an SSE-C key (sse=SseCustomerKey) is sent with every request over plain HTTP.",
+            hint="Set MINIO_USE_HTTPS = True; S3 itself refuses SSE-C without TLS.",
+            obj=obj,
+            id=ID + "W004",
+        )
+    window = config.url_signing_window
+    if window is not None and (
+        not isinstance(window, timedelta) or not timedelta(0) < window <= MAX_URL_EXPIRY
+    ):
+        yield Error(
+            f"{label}: MINIO_URL_SIGNING_WINDOW must be a timedelta between 0 and 7 days, not {window!r}.",
+            hint="For example MINIO_URL_SIGNING_WINDOW = timedelta(hours=1).",
+            obj=obj,
+            id=ID + "E010",
+        )
     if config.external_endpoint is None and _explicit(label, "external_endpoint_use_https"):
         yield Warning(
             f"{label}: MINIO_EXTERNAL_ENDPOINT_USE_HTTPS is set but MINIO_EXTERNAL_ENDPOINT is not.",

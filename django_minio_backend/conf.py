@@ -64,7 +64,6 @@ SETTINGS: tuple[Setting, ...] = (
         "MINIO_CONSISTENCY_CHECK_ON_START",
         False,
         "Run initialize_buckets from AppConfig.ready() (the only network I/O at start-up).",
-        per_storage=False,
     ),
     Setting("MINIO_PRIVATE_BUCKETS", [], "Buckets that carry no public policy."),
     Setting("MINIO_PUBLIC_BUCKETS", [], "Buckets readable by anyone; their URLs are not signed."),
@@ -114,6 +113,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Prefix every saved name with the upload_to_prefix hook's answer (name strategy).",
     ),
     Setting(
+        "MINIO_MULTIPART_UPLOAD",
+        True,
+        "Accepted for upstream 4.x; False is ignored (parts keep memory bounded), see check W003.",
+    ),
+    Setting(
+        "MINIO_URL_CACHING_ENABLED",
+        False,
+        "Cache presigned URLs in Django's default cache (no request per url(), ever).",
+    ),
+    Setting(
+        "MINIO_URL_CACHE_TIMEOUT",
+        None,
+        "Seconds a cached URL is kept; None is 80% of MINIO_URL_EXPIRY_HOURS, never past expiry.",
+    ),
+    Setting("MINIO_URL_CACHE_PREFIX", "minio_url_", "Prefix of the URL cache keys."),
+    Setting(
+        "MINIO_URL_SIGNING_WINDOW",
+        None,
+        "A timedelta: sign with the time rounded down to it, so an object keeps one URL per window "
+        "(browser caching); URLs stay valid at least MINIO_URL_EXPIRY_HOURS minus the window.",
+    ),
+    Setting(
         "MINIO_PLUGINS",
         [],
         "Dotted paths of extra plugin modules or objects to register.",
@@ -127,11 +148,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
-# Option keys that are not settings of their own.
-EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name"}
+# Option keys that are not settings of their own, with their defaults.
+OBJECT_OPTIONS: dict[str, Any] = {
+    "location": "",
+    "metadata": None,
+    "sse": None,
+    "progress": None,
+    "tags": None,
+    "cache_control": None,
+    "content_disposition": None,
+    "content_encoding": None,
+}
+EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTIONS}
 # Upper-case option keys of upstream 4.x that map to another option.
 OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
-SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client"})
+# Never recorded in migrations: secrets, and objects that cannot be serialised anyway.
+SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
 
 def option_key(key: str) -> str:
@@ -193,6 +225,20 @@ class StorageConfig:
     multipart_part_size: int
     upload_prefix: bool
     replace_existing: bool
+    consistency_check_on_start: bool = False
+    multipart_upload: bool = True
+    url_caching_enabled: bool = False
+    url_cache_timeout: int | None = None
+    url_cache_prefix: str = "minio_url_"
+    url_signing_window: timedelta | None = None
+    location: str = ""
+    metadata: dict[str, str] | None = None
+    sse: Any = dataclasses.field(default=None, repr=False, compare=False)
+    progress: Any = dataclasses.field(default=None, repr=False, compare=False)
+    tags: dict[str, str] | None = None
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -251,6 +297,13 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         multipart_part_size=part_size,
         upload_prefix=bool(values["upload_prefix"]),
         replace_existing=bool(layered.get("replace_existing", False)),
+        consistency_check_on_start=bool(values["consistency_check_on_start"]),
+        multipart_upload=bool(values["multipart_upload"]),
+        url_caching_enabled=bool(values["url_caching_enabled"]),
+        url_cache_timeout=values["url_cache_timeout"],
+        url_cache_prefix=str(values["url_cache_prefix"]),
+        url_signing_window=values["url_signing_window"] or None,
+        **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
     )
 
 

@@ -62,6 +62,19 @@ def content_type_guess(name: str, content: File) -> str | None:
 
 
 @hookspec
+def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str] | None:
+    """Return extra HTTP headers for the upload of ``name``, or None.
+
+    For example ``{"Content-Disposition": "attachment"}`` for ``*.pdf``,
+    ``{"Cache-Control": "max-age=31536000"}`` or ``{"x-amz-meta-owner": "42"}``.
+    Every implementation is asked; when two set the same header, the one called
+    first (tryfirst, then newest) wins. These headers override the storage's
+    ``cache_control`` / ``content_disposition`` / ``content_encoding`` /
+    ``metadata`` options; a Content-Type given here skips ``content_type_guess``.
+    """
+
+
+@hookspec
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend | None) -> None:
     """Called on every plugin right after the backend created ``bucket_name``.
 

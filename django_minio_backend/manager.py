@@ -129,6 +129,14 @@ def content_type_guess(name: str, content: File) -> str | None:
     return _call("content_type_guess", name=name, content=content)
 
 
+def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str]:
+    """Extra upload headers from every plugin; the first plugin called wins a header."""
+    merged: dict[str, str] = {}
+    for answer in reversed(_call("object_parameters", name=name, content=content, storage=storage)):
+        merged.update(answer or {})
+    return merged
+
+
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:
     """Tell every plugin that ``bucket_name`` was just created."""
     _call("on_bucket_created", bucket_name=bucket_name, public=public, storage=storage)

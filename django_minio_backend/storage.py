@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import urllib3
@@ -20,6 +22,7 @@ from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from minio import Minio
 from minio.error import S3Error, ServerError
+from minio.sse import SseCustomerKey
 
 from . import manager
 from .client import UrlSigner, client_for, status_http_client
@@ -31,6 +34,7 @@ from .status import MinioServerStatus
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
+URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
 CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -59,6 +63,31 @@ def _read_up_to(content: Any, limit: int) -> bytes:
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
+
+
+def _with_condition(headers: dict[str, str], conditional: bool) -> dict[str, str]:
+    return {**headers, "If-None-Match": "*"} if conditional else dict(headers)
+
+
+def _total_length(content: Any, head: bytes) -> int:
+    try:
+        return int(content.size)
+    except (AttributeError, OSError, TypeError, ValueError):
+        return len(head)
+
+
+def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``{"content-disposition": ...}`` -> ``{"response-content-disposition": ...}``."""
+    params = {}
+    for key, value in (headers or {}).items():
+        key = key.lower()
+        params[key if key.startswith("response-") else f"response-{key}"] = value
+    return params
+
+
+def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides: dict[str, str]) -> str:
+    raw = "\0".join([config.endpoint, config.bucket_name, key, str(expiry), repr(sorted(overrides.items()))])
+    return config.url_cache_prefix + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _rewind(content: Any) -> bool:
@@ -100,7 +129,7 @@ class MinioBackend(Storage):
         from .conf import is_setting_of_ours
 
         if is_setting_of_ours(setting):
-            for attr in ("config", "client", "signer"):
+            for attr in ("config", "client", "signer", "_location", "_public"):
                 self.__dict__.pop(attr, None)
 
     @cached_property
@@ -114,6 +143,19 @@ class MinioBackend(Storage):
     @cached_property
     def signer(self) -> UrlSigner:
         return UrlSigner.for_config(self.config)
+
+    @cached_property
+    def _location(self) -> str:
+        location = (self.config.location or "").strip("/")
+        return f"{clean_name(location)}/" if location else ""
+
+    @cached_property
+    def _public(self) -> bool:
+        return self.config.is_public
+
+    def _key(self, name: str) -> str:
+        """The object key of ``name``: validated, under the ``location`` prefix."""
+        return self._location + clean_name(name)
 
     @property
     def bucket(self) -> str:
@@ -203,9 +245,38 @@ class MinioBackend(Storage):
     def _save(self, name: str, content: Any) -> str:
         return self._store(clean_name(name), content, None)
 
+    def get_object_parameters(self, name: str, content: Any) -> dict[str, str]:
+        """The HTTP headers every upload of ``name`` carries.
+
+        From the storage options (``cache_control``, ``content_disposition``,
+        ``content_encoding``, ``metadata``, ``tags``, ``sse``), then the
+        ``object_parameters`` hook (which wins), then the ``content_type_guess``
+        hook for Content-Type. Override in a subclass for per-object rules.
+        """
+        config = self.config
+        headers: dict[str, str] = {}
+        for option, header in (
+            ("cache_control", "Cache-Control"),
+            ("content_disposition", "Content-Disposition"),
+            ("content_encoding", "Content-Encoding"),
+        ):
+            if getattr(config, option):
+                headers[header] = getattr(config, option)
+        for key, value in (config.metadata or {}).items():
+            headers[f"x-amz-meta-{key}"] = str(value)
+        if config.tags:
+            headers["x-amz-tagging"] = urlencode(dict(config.tags))
+        headers.update(manager.object_parameters(name=name, content=content, storage=self))
+        if not any(k.lower() == "content-type" for k in headers):
+            guessed = manager.content_type_guess(name=name, content=content)
+            headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
+        if config.sse is not None:
+            headers.update(config.sse.headers())
+        return headers
+
     def _store(self, name: str, content: Any, max_length: int | None) -> str:
         config = self.config
-        content_type = manager.content_type_guess(name=name, content=content) or DEFAULT_CONTENT_TYPE
+        headers = self.get_object_parameters(name, content)
         if config.bucket_check_on_save:
             from .buckets import ensure_bucket_once
 
@@ -225,13 +296,16 @@ class MinioBackend(Storage):
             precheck = multipart if conditional else not config.replace_existing
             if precheck and self.exists(candidate):
                 continue
+            key = self._key(candidate)
+            if config.progress is not None:
+                config.progress.set_meta(object_name=key, total_length=_total_length(content, head))
             try:
                 with self._errors("save", candidate):
                     try:
                         if multipart:
-                            self._put_multipart(candidate, head, content, content_type, conditional)
+                            self._put_multipart(key, head, content, headers, conditional)
                         else:
-                            self._put_single(candidate, head, content_type, conditional)
+                            self._put_single(key, head, headers, conditional)
                     except (S3Error, ServerError) as exc:
                         if conditional and _is_conflict(exc):
                             raise _NameTaken from exc
@@ -245,15 +319,14 @@ class MinioBackend(Storage):
                     head = _read_up_to(content, config.multipart_threshold + 1)
         raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
 
-    def _headers(self, content_type: str, conditional: bool) -> dict[str, str]:
-        headers = {"Content-Type": content_type}
-        if conditional:
-            headers["If-None-Match"] = "*"
-        return headers
+    def _sent(self, size: int) -> None:
+        if self.config.progress is not None:
+            self.config.progress.update(size)
 
-    def _put_single(self, name: str, data: bytes, content_type: str, conditional: bool) -> None:
+    def _put_single(self, key: str, data: bytes, headers: dict[str, str], conditional: bool) -> None:
         # minio's put_object would turn If-None-Match into user metadata.
-        self.client._put_object(self.bucket, name, data, self._headers(content_type, conditional))
+        self.client._put_object(self.bucket, key, data, _with_condition(headers, conditional))
+        self._sent(len(data))
 
     def _parts(self, head: bytes, content: Any) -> Iterator[bytes]:
         size = self.config.multipart_part_size
@@ -270,62 +343,68 @@ class MinioBackend(Storage):
                 return
 
     def _put_multipart(
-        self, name: str, head: bytes, content: Any, content_type: str, conditional: bool
+        self, key: str, head: bytes, content: Any, headers: dict[str, str], conditional: bool
     ) -> None:
-        client = self.client
-        upload_id = client._create_multipart_upload(self.bucket, name, {"Content-Type": content_type})
+        client, bucket = self.client, self.bucket
+        ssec = self._ssec_headers()
+        upload_id = client._create_multipart_upload(bucket, key, dict(headers))
         try:
-            etags = [
-                client._upload_part(self.bucket, name, part, None, upload_id, number)
-                for number, part in enumerate(self._parts(head, content), start=1)
-            ]
+            etags = []
+            for number, part in enumerate(self._parts(head, content), start=1):
+                etags.append(client._upload_part(bucket, key, part, dict(ssec), upload_id, number))
+                self._sent(len(part))
             root = Element("CompleteMultipartUpload")
             for number, etag in enumerate(etags, start=1):
-                part = SubElement(root, "Part")
-                SubElement(part, "PartNumber").text = str(number)
-                SubElement(part, "ETag").text = f'"{etag}"'
-            headers = self._headers("application/xml", conditional)
+                part_element = SubElement(root, "Part")
+                SubElement(part_element, "PartNumber").text = str(number)
+                SubElement(part_element, "ETag").text = f'"{etag}"'
             client._execute(
                 "POST",
-                self.bucket,
-                name,
+                bucket,
+                key,
                 body=tostring(root),
-                headers=headers,
+                headers=_with_condition({"Content-Type": "application/xml", **ssec}, conditional),
                 query_params={"uploadId": upload_id},
             )
         except BaseException:
             with contextlib.suppress(Exception):
-                client._abort_multipart_upload(self.bucket, name, upload_id)
+                client._abort_multipart_upload(bucket, key, upload_id)
             raise
+
+    def _ssec(self) -> SseCustomerKey | None:
+        sse = self.config.sse
+        return sse if isinstance(sse, SseCustomerKey) else None
+
+    def _ssec_headers(self) -> dict[str, str]:
+        ssec = self._ssec()
+        return dict(ssec.headers()) if ssec else {}
 
     # -- reading -------------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> MinioFile:
         if any(flag in mode for flag in "wax+"):
             raise ValueError(f"MinioBackend files are read-only; mode {mode!r} is not supported")
-        name = clean_name(name)
+        key = self._key(name)
 
         def open_at(offset: int) -> Any:
             with self._errors("open", name):
-                return self.client.get_object(self.bucket, name, offset=offset)
+                return self.client.get_object(self.bucket, key, offset=offset, ssec=self._ssec())
 
         response = open_at(0)
         size = int(response.headers.get("Content-Length", 0))
         return MinioFile(ObjectReader(open_at, size, response), name, mode, size)
 
     def exists(self, name: str) -> bool:
-        name = clean_name(name)
         try:
-            with self._errors("exists", name):
-                self.client.stat_object(self.bucket, name)
+            self._stat(name)
         except FileNotFoundError:
             return False
         return True
 
     def _stat(self, name: str) -> Any:
-        name = clean_name(name)
+        key = self._key(name)
         with self._errors("stat", name):
-            return self.client.stat_object(self.bucket, name)
+            return self.client.stat_object(self.bucket, key, ssec=self._ssec())
 
     def size(self, name: str) -> int:
         return int(self._stat(name).size)
@@ -349,16 +428,16 @@ class MinioBackend(Storage):
     def delete(self, name: str) -> None:
         if not name:
             raise ValueError("The name must be given to delete().")
-        name = clean_name(name)
+        key = self._key(name)
         with self._errors("delete", name):
-            self.client.remove_object(self.bucket, name)
+            self.client.remove_object(self.bucket, key)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         path = clean_name(path.rstrip("/")) if path.strip("/") else ""
-        prefix = f"{path}/" if path else ""
+        prefix = self._location + (f"{path}/" if path else "")
         dirs: list[str] = []
         files: list[str] = []
-        with self._errors("listdir", prefix):
+        with self._errors("listdir", path):
             for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=False):
                 entry = obj.object_name[len(prefix) :]
                 if obj.is_dir:
@@ -376,20 +455,46 @@ class MinioBackend(Storage):
         self,
         name: str,
         expire: timedelta | None = None,
-        response_headers: dict[str, str] | None = None,
+        response_headers: Mapping[str, str] | None = None,
     ) -> str:
         """The URL of ``name``: plain for public buckets, presigned for private ones.
 
-        Signed locally; never makes a network call.
+        ``expire`` sets a private URL's lifetime (capped at 7 days) and
+        ``response_headers`` overrides response headers, e.g.
+        ``{"content-disposition": 'attachment; filename="report.pdf"'}``; either
+        makes even a public object's URL presigned. Signed locally: no network.
         """
-        if ".." in name and ".." in name.split("/"):
-            raise SuspiciousFileOperation(f"object name {name!r} contains a '..' component")
-        name = name.lstrip("/")
-        signer = self.signer
-        if self.config.is_public and not response_headers and expire is None:
-            return signer.public_url(name)
-        expiry = min(expire or self.config.url_expiry_hours, MAX_URL_EXPIRY)
-        return signer.presigned_url(name, expiry, response_headers=response_headers)
+        if ".." in name:
+            clean_name(name)  # raises for '..' components
+        key = self._location + name.lstrip("/")
+        if self._public and expire is None and not response_headers:
+            return self.signer.public_url(key)
+        config = self.config
+        expiry = min(expire or config.url_expiry_hours, MAX_URL_EXPIRY)
+        overrides = _response_params(response_headers)
+        if not config.url_caching_enabled:
+            return self._presign(key, expiry, overrides)[0]
+        from django.core.cache import cache
+
+        cache_key = _url_cache_key(config, key, expiry, overrides)
+        url = cache.get(cache_key)
+        if url is None:
+            url, valid_until = self._presign(key, expiry, overrides)
+            remaining = (valid_until - datetime.now(timezone.utc)).total_seconds() - URL_CACHE_MARGIN
+            timeout = config.url_cache_timeout or 0.8 * expiry.total_seconds()
+            if remaining > 0:
+                cache.set(cache_key, url, timeout=int(min(timeout, remaining)))
+        return url
+
+    def _presign(self, key: str, expiry: timedelta, overrides: dict[str, str]) -> tuple[str, datetime]:
+        """A presigned URL and the moment it stops being valid."""
+        now = datetime.now(timezone.utc)
+        window = self.config.url_signing_window
+        if window:
+            # One URL per window: sign at the window's start, extend to keep the promised lifetime.
+            now = now - timedelta(seconds=now.timestamp() % window.total_seconds())
+            expiry = min(expiry + window, MAX_URL_EXPIRY)
+        return self.signer.presigned_url(key, expiry, now=now, response_headers=overrides), now + expiry
 
     # -- health --------------------------------------------------------------------
 

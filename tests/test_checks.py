@@ -53,6 +53,8 @@ def test_good_configuration_has_no_messages() -> None:
         ({"MINIO_MULTIPART_PART_SIZE": 1024}, "E008", "MINIO_MULTIPART_PART_SIZE"),
         ({"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": True}, "W001", "MINIO_EXTERNAL_ENDPOINT"),
         ({"MINIO_PRIVATE_BUCKETS": ["dmb-test-private"]}, "W002", "dmb-test-static"),
+        ({"MINIO_MULTIPART_UPLOAD": False}, "W003", "MINIO_MULTIPART_UPLOAD"),
+        ({"MINIO_URL_SIGNING_WINDOW": 3600}, "E010", "MINIO_URL_SIGNING_WINDOW"),
     ],
 )
 def test_mistake_is_reported_with_id_and_setting(overrides: dict, check_id: str, words: str) -> None:
@@ -68,6 +70,19 @@ def test_unknown_storages_option_is_reported_not_raised() -> None:
     }
     messages = ids(STORAGES=storages)
     assert "'bucket'" in messages["django_minio_backend.E008"]
+
+
+def test_sse_c_over_plain_http_warns() -> None:
+    from minio.sse import SseCustomerKey
+
+    storages = {
+        "default": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"sse": SseCustomerKey(b"k" * 32)},
+        },
+        "staticfiles": {"BACKEND": "django_minio_backend.models.MinioBackendStatic"},
+    }
+    assert "SSE-C" in ids(STORAGES=storages)["django_minio_backend.W004"]
 
 
 def test_model_field_bucket_in_neither_list_warns() -> None:

@@ -199,6 +199,12 @@ def test_every_hookspec_is_documented() -> None:
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
     specs = [n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "django_minio_backend_spec")]
-    assert sorted(specs) == ["bucket_policy", "content_type_guess", "on_bucket_created", "upload_to_prefix"]
+    assert sorted(specs) == [
+        "bucket_policy",
+        "content_type_guess",
+        "object_parameters",
+        "on_bucket_created",
+        "upload_to_prefix",
+    ]
     for name in specs:
         assert f"### `{name}(" in doc, f"hook {name} is not documented in docs/plugins.md"
