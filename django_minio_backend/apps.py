@@ -20,6 +20,17 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         buckets.forget_known_buckets()
 
 
+def _asked_by_an_alias() -> bool:
+    """Whether some STORAGES alias turns the on-start check on in its OPTIONS (upstream 4.x style)."""
+    from django.conf import settings
+
+    for entry in (getattr(settings, "STORAGES", None) or {}).values():
+        options = entry.get("OPTIONS") or {}
+        if options.get("MINIO_CONSISTENCY_CHECK_ON_START") or options.get("consistency_check_on_start"):
+            return True
+    return False
+
+
 class DjangoMinioBackendConfig(AppConfig):
     name = "django_minio_backend"
     verbose_name = "MinIO / S3 storage"
@@ -30,8 +41,8 @@ class DjangoMinioBackendConfig(AppConfig):
         from .conf import global_setting
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="django_minio_backend.settings")
-        if global_setting("MINIO_CONSISTENCY_CHECK_ON_START"):
+        if global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias():
             from .buckets import initialize_buckets
 
-            for report in initialize_buckets():
+            for report in initialize_buckets(on_start=True):
                 logger.info("%s", report.line())

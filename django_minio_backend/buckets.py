@@ -164,6 +164,14 @@ def declared_buckets() -> list[MinioBackend]:
     return result
 
 
-def initialize_buckets(*, dry_run: bool = False) -> list[BucketReport]:
-    """Create every declared bucket that is missing and reconcile every policy."""
-    return [sync_bucket(storage, dry_run=dry_run) for storage in declared_buckets()]
+def initialize_buckets(*, dry_run: bool = False, on_start: bool = False) -> list[BucketReport]:
+    """Create every declared bucket that is missing and reconcile every policy.
+
+    ``on_start`` limits the work to storages whose configuration turns
+    ``MINIO_CONSISTENCY_CHECK_ON_START`` on (globally or in an alias's OPTIONS).
+    """
+    return [
+        sync_bucket(storage, dry_run=dry_run)
+        for storage in declared_buckets()
+        if not on_start or storage.config.consistency_check_on_start
+    ]
