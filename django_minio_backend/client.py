@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -92,8 +93,14 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
     )
 
 
-def _quote(value: str, safe: str = "~") -> str:
-    return quote(value, safe=safe)
+def _quote(value: str) -> str:
+    return quote(value, safe="~")
+
+
+@functools.lru_cache(maxsize=16384)
+def _quote_path(name: str) -> str:
+    """Percent-encode an object key for a URL path (cached: templates repeat names)."""
+    return quote(name, safe="/~")
 
 
 @dataclass(frozen=True)
@@ -131,21 +138,29 @@ class UrlSigner:
         return f"{self.scheme}://{self.host}"
 
     def path(self, name: str) -> str:
-        return f"/{self.bucket}/{_quote(name, safe='/~')}"
+        return f"/{self.bucket}/{_quote_path(name)}"
 
     def public_url(self, name: str) -> str:
         return self._base + self.path(name)
 
-    def _signing_key(self, datestamp: str) -> bytes:
-        cached = self.__dict__.get("_key")
+    def _day(self, datestamp: str) -> tuple[bytes, str, str]:
+        """Signing key, scope and query prefix of one day, computed once a day."""
+        cached = self.__dict__.get("_day_cache")
         if cached is not None and cached[0] == datestamp:
             return cached[1]
         key = ("AWS4" + self.secret_key).encode()
         for part in (datestamp, self.region, "s3", "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        # A plain attribute store is atomic; a race only computes the key twice.
-        object.__setattr__(self, "_key", (datestamp, key))
-        return key
+            key = hmac.digest(key, part.encode(), "sha256")
+        scope = f"{datestamp}/{self.region}/s3/aws4_request"
+        prefix = (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+            + _quote(f"{self.access_key}/{scope}")
+            + "&X-Amz-Date="
+        )
+        value = (key, scope, prefix)
+        # A plain attribute store is atomic; a race only computes the day twice.
+        object.__setattr__(self, "_day_cache", (datestamp, value))
+        return value
 
     def presigned_url(
         self,
@@ -155,23 +170,32 @@ class UrlSigner:
         now: datetime | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> str:
-        """A presigned GET URL valid for ``expires`` from ``now``."""
-        now = now or datetime.now(timezone.utc)
-        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-        datestamp = amz_date[:8]
-        scope = f"{datestamp}/{self.region}/s3/aws4_request"
-        params = {
-            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-            "X-Amz-Credential": f"{self.access_key}/{scope}",
-            "X-Amz-Date": amz_date,
-            "X-Amz-Expires": str(int(expires.total_seconds())),
-            "X-Amz-SignedHeaders": "host",
-        }
+        """A presigned GET URL (AWS Signature V4, query string) valid for ``expires`` from ``now``."""
+        amz_date = _amz_date(now)
+        key, scope, prefix = self._day(amz_date[:8])
+        # The canonical query is sorted by name: the X-Amz-* parameters (fixed
+        # order), then response-* overrides (lower case sorts after upper case).
+        query = f"{prefix}{amz_date}&X-Amz-Expires={int(expires.total_seconds())}&X-Amz-SignedHeaders=host"
         if response_headers:
-            params.update(response_headers)
-        query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(params.items()))
+            query += "".join(f"&{_quote(k)}={_quote(v)}" for k, v in sorted(response_headers.items()))
         path = self.path(name)
         canonical = f"GET\n{path}\n{query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n" + hashlib.sha256(canonical.encode()).hexdigest()
-        signature = hmac.new(self._signing_key(datestamp), to_sign.encode(), hashlib.sha256).hexdigest()
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
         return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _amz_date(now: datetime | None) -> str:
+    """``YYYYMMDDTHHMMSSZ`` of ``now`` (default: the current second, formatted once per second)."""
+    global _date_cache
+    if now is not None:
+        return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    second = int(time.time())
+    cached = _date_cache
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
+        _date_cache = cached
+    return cached[1]
