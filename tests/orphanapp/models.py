@@ -1,0 +1,17 @@
+"""Models whose files live in a bucket of their own, for the orphan clean-up tests."""
+
+from django.db import models
+
+from django_minio_backend import MinioBackend
+
+ORPHANS_BUCKET = "dmb-test-orphans"
+orphans_storage = MinioBackend(bucket_name=ORPHANS_BUCKET, private_buckets=[ORPHANS_BUCKET])
+
+
+class Document(models.Model):
+    file = models.FileField(upload_to="docs/", storage=orphans_storage)
+    preview = models.FileField(upload_to="previews/", storage=orphans_storage, blank=True, null=True)
+
+
+class Photo(models.Model):
+    image = models.ImageField(upload_to="photos/", storage=orphans_storage)

@@ -1,0 +1,133 @@
+"""collectstatic onto MinioBackendStatic: Django's command, and our fast one (listing, MD5, parallel)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import urllib3
+from django.core.management import call_command
+from django.test import override_settings
+from minio import Minio
+
+from .conftest import remove_bucket
+
+OURS_FIRST = ["django_minio_backend", "django.contrib.staticfiles"]
+DJANGO_FIRST = ["django.contrib.staticfiles", "django_minio_backend"]
+
+
+class CountingPool(urllib3.PoolManager):
+    """A MINIO_HTTP_CLIENT that counts requests by method."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=urllib3.Timeout(connect=5, read=30), retries=False)
+        self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def urlopen(self, method: str, url: str, *args, **kwargs):  # type: ignore[override]
+        with self._lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+        return super().urlopen(method, url, *args, **kwargs)
+
+
+@pytest.fixture
+def static_source(tmp_path: Path) -> Path:
+    source = tmp_path / "static"
+    for i in range(40):
+        (source / f"app{i % 4}").mkdir(parents=True, exist_ok=True)
+        (source / f"app{i % 4}" / f"file{i}.css").write_text(f"body{{--n:{i}}}")
+    return source
+
+
+def collect(apps: list[str], source: Path, bucket: str, pool: CountingPool) -> str:
+    out = StringIO()
+    with override_settings(
+        INSTALLED_APPS=apps,
+        STATICFILES_DIRS=[str(source)],
+        MINIO_STATIC_FILES_BUCKET=bucket,
+        MINIO_PRIVATE_BUCKETS=[bucket],
+        MINIO_HTTP_CLIENT=pool,
+    ):
+        call_command("collectstatic", interactive=False, stdout=out, verbosity=1)
+    return out.getvalue()
+
+
+@pytest.fixture
+def static_bucket(s3_settings, raw_client: Minio):
+    raw_client.make_bucket("dmb-test-collect")
+    yield "dmb-test-collect"
+    remove_bucket(raw_client, "dmb-test-collect")
+
+
+def test_fast_collectstatic_uploads_then_skips_unchanged_with_one_listing(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    pool = CountingPool()
+    assert "40 static files copied" in collect(OURS_FIRST, static_source, static_bucket, pool)
+    assert pool.calls == {"GET": 1, "PUT": 40}  # one listing, one PUT per file, no HEAD
+    assert raw_client.get_object(static_bucket, "app1/file5.css").read() == b"body{--n:5}"
+    assert raw_client.stat_object(static_bucket, "app1/file5.css").content_type == "text/css"
+
+    pool = CountingPool()
+    output = collect(OURS_FIRST, static_source, static_bucket, pool)
+    assert "0 static files copied" in output and "40 unmodified" in output
+    assert pool.calls == {"GET": 1}
+
+
+def test_fast_collectstatic_compares_content_not_mtime(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    collect(OURS_FIRST, static_source, static_bucket, CountingPool())
+    future = time.time() + 3600
+    for path in static_source.rglob("*.css"):
+        os.utime(path, (future, future))  # a fresh checkout: every mtime changes
+    (static_source / "app2" / "file2.css").write_text("body{--changed:1}")
+    pool = CountingPool()
+    output = collect(OURS_FIRST, static_source, static_bucket, pool)
+    assert "1 static file copied" in output and "39 unmodified" in output
+    assert pool.calls == {"GET": 1, "PUT": 1}
+    assert raw_client.get_object(static_bucket, "app2/file2.css").read() == b"body{--changed:1}"
+
+
+def test_fast_collectstatic_replaces_changed_files_on_a_create_only_storage(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    storages = {
+        "default": {"BACKEND": "django_minio_backend.models.MinioBackend"},
+        "staticfiles": {
+            "BACKEND": "django_minio_backend.models.MinioBackendStatic",
+            "OPTIONS": {"replace_existing": False},
+        },
+    }
+    with override_settings(STORAGES=storages):
+        collect(OURS_FIRST, static_source, static_bucket, CountingPool())
+        (static_source / "app0" / "file0.css").write_text("body{--v:2}")
+        collect(OURS_FIRST, static_source, static_bucket, CountingPool())
+    names = [o.object_name for o in raw_client.list_objects(static_bucket, prefix="app0/", recursive=True)]
+    assert len(names) == 10  # replaced in place, no file0_XXXXXXX.css
+    assert raw_client.get_object(static_bucket, "app0/file0.css").read() == b"body{--v:2}"
+
+
+def test_django_collectstatic_still_works_when_ordered_first(static_source: Path, static_bucket: str) -> None:
+    pool = CountingPool()
+    assert "40 static files copied" in collect(DJANGO_FIRST, static_source, static_bucket, pool)
+    assert pool.calls.get("HEAD", 0) >= 40  # Django asks exists() per file
+    output = collect(DJANGO_FIRST, static_source, static_bucket, CountingPool())
+    assert "40 unmodified" in output
+
+
+def test_fast_collectstatic_reports_upload_failures(static_source: Path, static_bucket: str) -> None:
+    from django.core.management import CommandError
+
+    class Failing(CountingPool):
+        def urlopen(self, method: str, url: str, *args, **kwargs):  # type: ignore[override]
+            if method == "PUT" and "file7" in url:
+                raise urllib3.exceptions.ProtocolError("connection reset")
+            return super().urlopen(method, url, *args, **kwargs)
+
+    with pytest.raises(CommandError, match=r"1 static file\(s\) failed to upload: app3/file7\.css"):
+        collect(OURS_FIRST, static_source, static_bucket, Failing())
