@@ -54,6 +54,12 @@ class FieldRef:
 
     model: type[models.Model]
     name: str
+    storage: MinioBackend
+
+    @property
+    def prefix(self) -> str:
+        """The storage's ``location``: rows hold names relative to it."""
+        return self.storage._location
 
     @property
     def label(self) -> str:
@@ -129,7 +135,7 @@ def model_buckets() -> list[BucketUse]:
                 continue
             use = BucketUse(storage)
             use = uses.setdefault(use.key, use)
-            use.fields.append(FieldRef(model, model_field.name))
+            use.fields.append(FieldRef(model, model_field.name, storage))
     return list(uses.values())
 
 
@@ -187,15 +193,27 @@ def _batches(names: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _listing(storage: MinioBackend) -> Iterator[Object]:
+def _prefixes(fields: Sequence[FieldRef]) -> list[str]:
+    """The key prefixes the fields can name: their locations, none nested in another."""
+    result: list[str] = []
+    for prefix in sorted({ref.prefix for ref in fields}):
+        if not any(prefix.startswith(kept) for kept in result):
+            result.append(prefix)
+    return result or [""]
+
+
+def _listing(use: BucketUse) -> Iterator[Object]:
+    """The objects under the fields' locations only: keys outside them are no model's business."""
+    storage = use.storage
     # The context manager covers the listing's requests only, not the caller's work between items.
     with storage._errors("list objects"):
-        yield from storage.client.list_objects(storage.bucket, recursive=True)
+        for prefix in _prefixes(use.fields):
+            yield from storage.client.list_objects(storage.bucket, prefix=prefix or None, recursive=True)
 
 
 def _judgeable(use: BucketUse, cutoff: datetime, summary: CleanupSummary) -> Iterator[str]:
     """Names of the listed objects old enough to be judged."""
-    for obj in _listing(use.storage):
+    for obj in _listing(use):
         name = cast(str, obj.object_name)
         # A key ending in "/" is a folder marker; no FileField can name it.
         if obj.is_dir or name.endswith("/"):
@@ -208,15 +226,15 @@ def _judgeable(use: BucketUse, cutoff: datetime, summary: CleanupSummary) -> Ite
 
 
 def _referenced(fields: Sequence[FieldRef], batch: Sequence[str]) -> set[str]:
-    """The names of ``batch`` some row of ``fields`` references."""
+    """The object keys of ``batch`` some row of ``fields`` references (names are relative to locations)."""
     found: set[str] = set()
     for ref in fields:
-        remaining = [name for name in batch if name not in found]
-        if not remaining:
-            break
-        found.update(
-            ref.rows().filter(**{f"{ref.name}__in": remaining}).values_list(ref.name, flat=True).distinct()
-        )
+        prefix = ref.prefix
+        candidates = {key[len(prefix) :]: key for key in batch if key not in found and key.startswith(prefix)}
+        if not candidates:
+            continue
+        names = ref.rows().filter(**{f"{ref.name}__in": list(candidates)}).values_list(ref.name, flat=True)
+        found.update(candidates[name] for name in names.distinct())
     return found
 
 
@@ -251,7 +269,7 @@ def _check_missing(use: BucketUse, report: Callable[[str], None], summary: Clean
         rows = ref.rows().order_by("pk").values_list("pk", ref.name).iterator(chunk_size=DB_CHUNK_SIZE)
         for pk, name in rows:
             summary.references_checked += 1
-            if not use.storage.exists(name):
+            if not ref.storage.exists(name):
                 summary.missing += 1
                 report(f"missing: {ref.label} pk={pk} name={name}")
 

@@ -16,7 +16,14 @@ from minio import Minio
 from minio.deleteobjects import DeleteError, DeleteObject
 
 from django_minio_backend.orphans import BATCH_SIZE
-from tests.orphanapp.models import ORPHANS_BUCKET, Document, Photo, orphans_storage
+from tests.orphanapp.models import (
+    LOCATED_BUCKET,
+    ORPHANS_BUCKET,
+    Document,
+    LocatedNote,
+    Photo,
+    orphans_storage,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +40,13 @@ def drop_bucket(client: Minio, bucket: str) -> None:
 
 @pytest.fixture
 def orphans_bucket(s3_settings: dict[str, Any], raw_client: Minio) -> Iterator[str]:
-    """The bucket of the orphanapp models, empty at the start of each test."""
-    drop_bucket(raw_client, ORPHANS_BUCKET)
-    raw_client.make_bucket(ORPHANS_BUCKET)
+    """The bucket of the orphanapp models, empty at the start of each test (and the located one)."""
+    for bucket in (ORPHANS_BUCKET, LOCATED_BUCKET):
+        drop_bucket(raw_client, bucket)
+        raw_client.make_bucket(bucket)
     yield ORPHANS_BUCKET
-    drop_bucket(raw_client, ORPHANS_BUCKET)
+    for bucket in (ORPHANS_BUCKET, LOCATED_BUCKET):
+        drop_bucket(raw_client, bucket)
 
 
 def put(client: Minio, bucket: str, *names: str) -> None:
@@ -235,3 +244,17 @@ def test_listing_and_lookups_are_interleaved_in_batches(
     ]
     assert max(params for _, params in lookups) <= BATCH_SIZE + 1
     assert keys(raw_client, orphans_bucket) == set(names[::5])
+
+
+def test_location_storage_judges_only_keys_under_its_location(orphans_bucket: str, raw_client: Minio) -> None:
+    put(
+        raw_client, LOCATED_BUCKET, "tenant-a/notes/kept.txt", "tenant-a/notes/lost.txt", "other-app/data.bin"
+    )
+    LocatedNote.objects.create(file="notes/kept.txt")
+    assert LocatedNote.objects.get().file.storage.exists("notes/kept.txt")
+
+    output = run("--bucket", LOCATED_BUCKET, "--check-missing")
+
+    assert f"orphan: {LOCATED_BUCKET}/tenant-a/notes/lost.txt" in output
+    assert keys(raw_client, LOCATED_BUCKET) == {"tenant-a/notes/kept.txt", "other-app/data.bin"}
+    assert "missing:" not in output

@@ -15,3 +15,15 @@ class Document(models.Model):
 
 class Photo(models.Model):
     image = models.ImageField(upload_to="photos/", storage=orphans_storage)
+
+
+LOCATED_BUCKET = "dmb-test-orphans-located"
+located_storage = MinioBackend(
+    bucket_name=LOCATED_BUCKET, private_buckets=[LOCATED_BUCKET], location="tenant-a"
+)
+
+
+class LocatedNote(models.Model):
+    """Files stored under a ``location`` prefix: rows hold names relative to it."""
+
+    file = models.FileField(upload_to="notes/", storage=located_storage)
