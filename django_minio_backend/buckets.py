@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
+from django.db import models
 from django.utils.module_loading import import_string
 from minio.error import S3Error
 
@@ -117,6 +121,25 @@ def _is_minio_backend(backend: str) -> bool:
     except ImportError:
         return False
     return isinstance(cls, type) and issubclass(cls, MinioBackend)
+
+
+def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, MinioBackend]]:
+    """(model, field, storage) of every concrete FileField/ImageField stored in a MinioBackend.
+
+    Local fields only: an inherited field lives in its parent's table. A field whose
+    storage is a broken STORAGES alias is left out (the system checks report it).
+    """
+    for model in apps.get_models():
+        for field in model._meta.local_concrete_fields:
+            if not isinstance(field, models.FileField):
+                continue
+            try:
+                storage = field.storage
+                ours = isinstance(storage, MinioBackend)
+            except ImproperlyConfigured:
+                continue
+            if ours:
+                yield model, field, storage
 
 
 def configured_storages() -> list[MinioBackend]:

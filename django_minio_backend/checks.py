@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
@@ -31,24 +30,6 @@ def _sources() -> Iterator[tuple[str, dict[str, Any], bool]]:
         if _is_minio_backend(backend):
             static = backend.endswith(MinioBackendStatic.__name__)
             yield f"STORAGES[{alias!r}]", dict(entry.get("OPTIONS") or {}), static
-
-
-def _model_buckets() -> Iterator[tuple[str, Any]]:
-    from django.db.models import FileField
-
-    from .storage import MinioBackend
-
-    for model in apps.get_models():
-        for field in model._meta.get_fields():
-            if not isinstance(field, FileField):
-                continue
-            try:
-                storage = field.storage
-                is_ours = isinstance(storage, MinioBackend)
-            except ImproperlyConfigured:
-                continue  # a broken STORAGES alias, reported by E008
-            if is_ours:
-                yield f"{model._meta.label}.{field.name}", storage
 
 
 def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMessage]:
@@ -155,6 +136,8 @@ def _explicit(label: str, option: str) -> bool:
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate the MINIO_* settings and every MinioBackend storage."""
+    from .buckets import model_file_fields
+
     messages: list[CheckMessage] = []
     for label, options, static in _sources():
         try:
@@ -165,7 +148,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.extend(_check_config(label, config, None))
         if label != "settings":
             messages.extend(_undeclared(label, config))
-    for label, storage in _model_buckets():
+    for model, field, storage in model_file_fields():
+        label = f"{model._meta.label}.{field.name}"
         try:
             config = storage.config
         except (ImproperlyConfigured, TypeError, ValueError) as exc:

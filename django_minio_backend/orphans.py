@@ -28,12 +28,11 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, cast
 
-from django.apps import apps
 from django.db import models
 from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 
-from .buckets import configured_storages, declared_buckets
+from .buckets import configured_storages, declared_buckets, model_file_fields
 from .storage import MinioBackend
 
 # Names per database lookup and per delete request: under SQLite's historical limit
@@ -125,17 +124,10 @@ def model_buckets() -> list[BucketUse]:
     Fields of a shared bucket are reached through the first field's storage.
     """
     uses: dict[tuple[str, str], BucketUse] = {}
-    for model in apps.get_models():
-        # Local fields only: an inherited field lives in (and is scanned with) the parent's table.
-        for model_field in model._meta.local_concrete_fields:
-            if not isinstance(model_field, models.FileField):
-                continue
-            storage = model_field.storage
-            if not isinstance(storage, MinioBackend):
-                continue
-            use = BucketUse(storage)
-            use = uses.setdefault(use.key, use)
-            use.fields.append(FieldRef(model, model_field.name, storage))
+    for model, model_field, storage in model_file_fields():
+        use = BucketUse(storage)
+        use = uses.setdefault(use.key, use)
+        use.fields.append(FieldRef(model, model_field.name, storage))
     return list(uses.values())
 
 
