@@ -6,25 +6,32 @@ issues a ranged GET from the new position. Nothing buffers the whole object.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
+import urllib3
 from django.core.files.base import File
 
 BUFFER_SIZE = 1024 * 1024
+# Largest single read from a response: what a broken connection can cost before the resume.
+READ_SIZE = 256 * 1024
 Opener = Callable[[int], Any]  # offset -> urllib3 response streaming from there
+Errors = Callable[[], AbstractContextManager[None]]  # translates transport errors
 
 
 class ObjectReader(io.RawIOBase):
     """Raw, seekable reader of one object, a GET per contiguous run of reads."""
 
-    def __init__(self, opener: Opener, size: int, response: Any = None) -> None:
+    def __init__(self, opener: Opener, size: int, response: Any = None, errors: Errors | None = None) -> None:
         super().__init__()
         self._open_at = opener
         self._size = size
         self._pos = 0
         self._response = response
+        self._errors = errors or contextlib.nullcontext
 
     def readable(self) -> bool:
         return True
@@ -50,13 +57,24 @@ class ObjectReader(io.RawIOBase):
             raise ValueError("I/O operation on closed file")
         if self._pos >= self._size or len(buffer) == 0:
             return 0
-        if self._response is None:
-            self._response = self._open_at(self._pos)
-        n = self._response.readinto(buffer)
+        try:
+            n = self._read_some(buffer)
+        except (urllib3.exceptions.HTTPError, OSError):
+            # A broken stream resumes once per read, with a ranged GET from where it broke;
+            # reads are bounded so each connection makes progress before it may break.
+            self._drop()
+            with self._errors():
+                n = self._read_some(buffer)
         if n == 0:
             raise OSError(f"object ended at byte {self._pos}, expected {self._size} bytes")
         self._pos += n
         return n
+
+    def _read_some(self, buffer: Any) -> int:
+        if self._response is None:
+            self._response = self._open_at(self._pos)
+        view = memoryview(buffer).cast("B")
+        return int(self._response.readinto(view[:READ_SIZE]))
 
     def _drop(self) -> None:
         response, self._response = self._response, None

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import pathlib
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -35,6 +36,7 @@ from .status import MinioServerStatus
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
 URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
+WRITE_TOKEN_HEADER = "x-amz-meta-dmb-write-token"
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
 CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -42,6 +44,12 @@ CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 class _NameTaken(Exception):
     """The server refused a create-only write: the name is taken."""
+
+
+def _was_retried(exc: Exception) -> bool:
+    """Whether urllib3 sent the request more than once before this answer."""
+    retries = getattr(getattr(exc, "response", None), "retries", None)
+    return bool(retries is not None and retries.history)
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -188,7 +196,7 @@ class MinioBackend(Storage):
         except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
             if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
                 raise
-            raise StorageError(f"{action}: cannot reach S3 at {self.config.endpoint} ({exc})") from exc
+            raise StorageError(f"{action}: cannot reach S3 at {where} ({exc})") from exc
 
     # -- names ---------------------------------------------------------------------
 
@@ -277,6 +285,9 @@ class MinioBackend(Storage):
     def _store(self, name: str, content: Any, max_length: int | None) -> str:
         config = self.config
         headers = self.get_object_parameters(name, content)
+        if config.conditional_writes and not config.replace_existing:
+            # Tells a retried create-only PUT whose first answer was lost from a rival's object.
+            headers[WRITE_TOKEN_HEADER] = uuid.uuid4().hex
         if config.bucket_check_on_save:
             from .buckets import ensure_bucket_once
 
@@ -307,9 +318,11 @@ class MinioBackend(Storage):
                         else:
                             self._put_single(key, head, headers, conditional)
                     except (S3Error, ServerError) as exc:
-                        if conditional and _is_conflict(exc):
-                            raise _NameTaken from exc
-                        raise
+                        if not (conditional and _is_conflict(exc)):
+                            raise
+                        if _was_retried(exc) and self._written_by(key, headers):
+                            return candidate  # our own first attempt landed; its answer was lost
+                        raise _NameTaken from exc
                 return candidate
             except _NameTaken:
                 if multipart:
@@ -318,6 +331,12 @@ class MinioBackend(Storage):
                         raise
                     head = _read_up_to(content, config.multipart_threshold + 1)
         raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
+
+    def _written_by(self, key: str, headers: dict[str, str]) -> bool:
+        """Whether the object at ``key`` carries this save's write token."""
+        token = headers.get(WRITE_TOKEN_HEADER)
+        stat = self.client.stat_object(self.bucket, key, ssec=self._ssec())
+        return token is not None and stat.metadata.get(WRITE_TOKEN_HEADER) == token
 
     def _sent(self, size: int) -> None:
         if self.config.progress is not None:
@@ -392,7 +411,8 @@ class MinioBackend(Storage):
 
         response = open_at(0)
         size = int(response.headers.get("Content-Length", 0))
-        return MinioFile(ObjectReader(open_at, size, response), name, mode, size)
+        reader = ObjectReader(open_at, size, response, errors=lambda: self._errors("read", name))
+        return MinioFile(reader, name, mode, size)
 
     def exists(self, name: str) -> bool:
         try:
