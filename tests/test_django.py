@@ -209,3 +209,36 @@ def test_consistency_check_on_start_creates_buckets(s3_server, raw_client) -> No
     assert result.returncode == 0, result.stderr
     assert raw_client.bucket_exists("dmb-onstart")
     remove_bucket(raw_client, "dmb-onstart")
+
+
+LEGACY = """
+import django
+django.setup()
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django_minio_backend import MinioBackend, MinioBackendStatic
+name = default_storage.save("legacy/a.txt", ContentFile(b"legacy"))
+assert isinstance(default_storage._wrapped, MinioBackend)
+print(default_storage.url(name))
+staticfiles_storage.url("x.css")
+assert isinstance(staticfiles_storage._wrapped, MinioBackendStatic)
+"""
+
+
+@pytest.mark.skipif(
+    django.VERSION >= (5, 1),
+    reason="DEFAULT_FILE_STORAGE was removed in Django 5.1; the tox/nox matrix runs this on Django 4.2",
+)
+def test_legacy_default_file_storage_settings_work_on_django_42(s3_server, s3_settings) -> None:
+    env = subprocess_env(s3_server) | {"DJANGO_SETTINGS_MODULE": "tests.legacy_settings"}
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", LEGACY],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert http.request("GET", result.stdout.strip()).data == b"legacy"
