@@ -22,11 +22,32 @@ test: venv lint
 	cd plugins/dmb-uuid-names && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 	cd plugins/dmb-sniff-content-type && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The example project of examples/ on an embedded SeaweedFS: checks, then runserver until Ctrl-C.
 demo: venv
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/run_demo.py
 
+# The same checks without serving (CI).
 demo-ci: venv
-	$(BIN)/python examples/demo.py --no-serve
+	$(BIN)/python examples/run_demo.py --no-serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks against django-storages, django-minio-storage and the raw minio SDK
+# (see benchmarks/README.md): own venv in benchmarks/.env, SeaweedFS on loopback.
+BENCH_PYTHON ?= python3.11
+BENCH_ENV := benchmarks/.env
+BENCH_BIN := $(BENCH_ENV)/bin
+
+$(BENCH_ENV)/.installed: benchmarks/requirements.txt pyproject.toml
+	test -x $(BENCH_BIN)/python || $(BENCH_PYTHON) -m venv $(BENCH_ENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
+	$(BENCH_BIN)/python -m pip install --quiet -r benchmarks/requirements.txt -e .
+	touch $@
+
+.PHONY: bench bench-smoke
+bench: $(BENCH_ENV)/.installed
+	$(BENCH_BIN)/python benchmarks/run.py --docs docs/benchmarks.md
+
+bench-smoke: $(BENCH_ENV)/.installed
+	$(BENCH_BIN)/python benchmarks/run.py --smoke

@@ -1,0 +1,29 @@
+"""Admin pages: upload through the form, then follow the link the storage signed."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from .models import Attachment, GenericAttachment, PrivateAttachment, PublicAttachment
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
+
+
+@admin.register(PrivateAttachment, PublicAttachment, GenericAttachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "link", "uploaded_at")
+    readonly_fields = ("link", "preview")
+
+    @admin.display(description="URL")
+    def link(self, obj: Attachment) -> str:
+        if not obj.file:
+            return "-"
+        # url() signs locally (private buckets) or builds a plain URL (public ones): no request.
+        return format_html('<a class="file-link" href="{}">{}</a>', obj.file.url, obj.file.name)
+
+    @admin.display(description="Preview")
+    def preview(self, obj: Attachment) -> str:
+        if not obj.file or not obj.file.name.lower().endswith(IMAGE_SUFFIXES):
+            return "-"
+        return format_html('<img class="file-preview" src="{}" style="max-height: 12em">', obj.file.url)
