@@ -58,30 +58,96 @@ def _is_conflict(exc: Exception) -> bool:
     return isinstance(exc, ServerError) and exc.status_code in (409, 412)
 
 
-def _read_up_to(content: Any, limit: int) -> bytes:
-    """Read at most ``limit`` bytes, in bounded chunks, as bytes."""
-    chunks: list[bytes] = []
-    remaining = limit
-    while remaining > 0:
-        chunk = content.read(min(remaining, 1024 * 1024))
-        if not chunk:
-            break
+class _Body:
+    """The content of one save, read into bounded buffers and handed out as memoryviews.
+
+    The first ``threshold + 1`` bytes decide between one PUT and a multipart upload
+    (sizes are never trusted); parts after the head reuse one part-sized buffer,
+    so a save holds at most the head and one part, whatever the file's size.
+    ``str`` chunks (text files) are sent UTF-8 encoded.
+    """
+
+    def __init__(self, content: Any, threshold: int) -> None:
+        self._content = content
+        self._threshold = threshold
+        self._pending = b""
+        self.rewindable = self._rewind()
+        self._read_head()
+
+    def _rewind(self) -> bool:
+        try:
+            self._content.seek(0)
+        except (AttributeError, OSError, ValueError):
+            return False
+        self._pending = b""
+        return True
+
+    def _read_head(self) -> None:
+        self._head = bytearray(self._threshold + 1)
+        self.head_size = self._fill(memoryview(self._head))
+        self.multipart = self.head_size > self._threshold
+
+    def restart(self) -> bool:
+        """Read the content again from its start (after a lost race); False if it cannot be."""
+        if not (self.rewindable and self._rewind()):
+            return False
+        self._read_head()
+        return True
+
+    def _read(self, n: int) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending[:n], self._pending[n:]
+            return chunk
+        chunk = self._content.read(n)
         if isinstance(chunk, str):
             chunk = chunk.encode("utf-8")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+            chunk, self._pending = chunk[:n], chunk[n:]
+        return chunk
+
+    def _fill(self, view: memoryview) -> int:
+        """Fill ``view`` in chunks of at most 1 MiB; short only at the end of the content."""
+        filled = 0
+        while filled < len(view):
+            chunk = self._read(min(len(view) - filled, 1024 * 1024))
+            if not chunk:
+                break
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return filled
+
+    def single(self) -> memoryview:
+        return memoryview(self._head)[: self.head_size]
+
+    def parts(self, size: int) -> Iterator[memoryview]:
+        """Parts of ``size`` bytes (the last may be shorter); each view is valid until the next."""
+        head = memoryview(self._head)[: self.head_size]
+        while len(head) >= size:
+            yield head[:size]
+            head = head[size:]
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        carried = len(head)
+        view[:carried] = head
+        del head
+        self._head = bytearray()  # the head is sent: free it before reading on
+        while True:
+            filled = carried + self._fill(view[carried:])
+            carried = 0
+            if filled:
+                yield view[:filled]
+            if filled < size:
+                return
 
 
 def _with_condition(headers: dict[str, str], conditional: bool) -> dict[str, str]:
     return {**headers, "If-None-Match": "*"} if conditional else dict(headers)
 
 
-def _total_length(content: Any, head: bytes) -> int:
+def _size_of(content: Any, fallback: int) -> int:
     try:
         return int(content.size)
     except (AttributeError, OSError, TypeError, ValueError):
-        return len(head)
+        return fallback
 
 
 def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -96,14 +162,6 @@ def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
 def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides: dict[str, str]) -> str:
     raw = "\0".join([config.endpoint, config.bucket_name, key, str(expiry), repr(sorted(overrides.items()))])
     return config.url_cache_prefix + hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _rewind(content: Any) -> bool:
-    try:
-        content.seek(0)
-    except (AttributeError, OSError, ValueError):
-        return False
-    return True
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -298,25 +356,23 @@ class MinioBackend(Storage):
         else:
             names = self._candidates(name, max_length)
             conditional = config.conditional_writes
-        rewound = _rewind(content)
-        head = _read_up_to(content, config.multipart_threshold + 1)
-        multipart = len(head) > config.multipart_threshold
+        body = _Body(content, config.multipart_threshold)
         for candidate in names:
             # Without conditional writes, a HEAD finds taken names (racy, for old
             # servers); with them, a HEAD still spares a large body a lost PUT.
-            precheck = multipart if conditional else not config.replace_existing
+            precheck = body.multipart if conditional else not config.replace_existing
             if precheck and self.exists(candidate):
                 continue
             key = self._key(candidate)
             if config.progress is not None:
-                config.progress.set_meta(object_name=key, total_length=_total_length(content, head))
+                config.progress.set_meta(object_name=key, total_length=_size_of(content, body.head_size))
             try:
                 with self._errors("save", candidate):
                     try:
-                        if multipart:
-                            self._put_multipart(key, head, content, headers, conditional)
+                        if body.multipart:
+                            self._put_multipart(key, body, headers, conditional)
                         else:
-                            self._put_single(key, head, headers, conditional)
+                            self._put_single(key, body.single(), headers, conditional)
                     except (S3Error, ServerError) as exc:
                         if not (conditional and _is_conflict(exc)):
                             raise
@@ -325,52 +381,39 @@ class MinioBackend(Storage):
                         raise _NameTaken from exc
                 return candidate
             except _NameTaken:
-                if multipart:
-                    # The body was consumed by the lost race; send it once more.
-                    if not rewound or not _rewind(content):
-                        raise
-                    head = _read_up_to(content, config.multipart_threshold + 1)
+                # A multipart body was consumed by the lost race; send it once more.
+                if body.multipart and not body.restart():
+                    raise FileExistsError(
+                        f"{candidate!r} was taken during the upload and the content cannot be re-read"
+                    ) from None
         raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
 
     def _written_by(self, key: str, headers: dict[str, str]) -> bool:
         """Whether the object at ``key`` carries this save's write token."""
         token = headers.get(WRITE_TOKEN_HEADER)
-        stat = self.client.stat_object(self.bucket, key, ssec=self._ssec())
+        try:
+            stat = self.client.stat_object(self.bucket, key, ssec=self._ssec())
+        except S3Error:
+            return False
         return token is not None and stat.metadata.get(WRITE_TOKEN_HEADER) == token
 
     def _sent(self, size: int) -> None:
         if self.config.progress is not None:
             self.config.progress.update(size)
 
-    def _put_single(self, key: str, data: bytes, headers: dict[str, str], conditional: bool) -> None:
+    def _put_single(self, key: str, data: memoryview, headers: dict[str, str], conditional: bool) -> None:
         # minio's put_object would turn If-None-Match into user metadata.
-        self.client._put_object(self.bucket, key, data, _with_condition(headers, conditional))
+        self.client._put_object(self.bucket, key, data, _with_condition(headers, conditional))  # type: ignore[arg-type]
         self._sent(len(data))
 
-    def _parts(self, head: bytes, content: Any) -> Iterator[bytes]:
-        size = self.config.multipart_part_size
-        buffer = bytearray(head)
-        while True:
-            if len(buffer) < size:
-                buffer += _read_up_to(content, size - len(buffer))
-            if not buffer:
-                return
-            part = bytes(buffer[:size])
-            del buffer[:size]
-            yield part
-            if len(part) < size:
-                return
-
-    def _put_multipart(
-        self, key: str, head: bytes, content: Any, headers: dict[str, str], conditional: bool
-    ) -> None:
+    def _put_multipart(self, key: str, body: _Body, headers: dict[str, str], conditional: bool) -> None:
         client, bucket = self.client, self.bucket
         ssec = self._ssec_headers()
         upload_id = client._create_multipart_upload(bucket, key, dict(headers))
         try:
             etags = []
-            for number, part in enumerate(self._parts(head, content), start=1):
-                etags.append(client._upload_part(bucket, key, part, dict(ssec), upload_id, number))
+            for number, part in enumerate(body.parts(self.config.multipart_part_size), start=1):
+                etags.append(client._upload_part(bucket, key, part, dict(ssec), upload_id, number))  # type: ignore[arg-type]
                 self._sent(len(part))
             root = Element("CompleteMultipartUpload")
             for number, etag in enumerate(etags, start=1):
