@@ -17,7 +17,7 @@ from django.core.files.base import File
 
 BUFFER_SIZE = 1024 * 1024
 # Largest single read from a response: what a broken connection can cost before the resume.
-READ_SIZE = 256 * 1024
+READ_SIZE = BUFFER_SIZE
 Opener = Callable[[int], Any]  # offset -> urllib3 response streaming from there
 Errors = Callable[[], AbstractContextManager[None]]  # translates transport errors
 

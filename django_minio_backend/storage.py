@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import pathlib
+import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
@@ -37,6 +41,8 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
 URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
 WRITE_TOKEN_HEADER = "x-amz-meta-dmb-write-token"
+# Parts uploaded at once; a save then holds at most its head and this many part buffers.
+UPLOAD_WORKERS = 2
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
 CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
 CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -44,6 +50,13 @@ CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 class _NameTaken(Exception):
     """The server refused a create-only write: the name is taken."""
+
+
+_COMPLETE_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _complete_lock(*key: str) -> threading.Lock:
+    return _COMPLETE_LOCKS[hash(key) % len(_COMPLETE_LOCKS)]
 
 
 def _was_retried(exc: Exception) -> bool:
@@ -83,8 +96,15 @@ class _Body:
         return True
 
     def _read_head(self) -> None:
-        self._head = bytearray(self._threshold + 1)
-        self.head_size = self._fill(memoryview(self._head))
+        # Grown chunk by chunk: a 4 KiB upload must not pay for a threshold-sized buffer.
+        self._head = bytearray()
+        limit = self._threshold + 1
+        while len(self._head) < limit:
+            chunk = self._read(min(limit - len(self._head), 1024 * 1024))
+            if not chunk:
+                break
+            self._head += chunk
+        self.head_size = len(self._head)
         self.multipart = self.head_size > self._threshold
 
     def restart(self) -> bool:
@@ -118,21 +138,28 @@ class _Body:
     def single(self) -> memoryview:
         return memoryview(self._head)[: self.head_size]
 
-    def parts(self, size: int) -> Iterator[memoryview]:
-        """Parts of ``size`` bytes (the last may be shorter); each view is valid until the next."""
+    def parts(self, size: int, buffers: int = 1) -> Iterator[memoryview]:
+        """Parts of ``size`` bytes (the last may be shorter), read into a ring of ``buffers``.
+
+        A part's view stays valid until ``buffers`` more parts have been taken: a
+        caller that takes the next part only when at most ``buffers - 1`` parts are
+        still in use never sees a buffer overwritten under it.
+        """
         head = memoryview(self._head)[: self.head_size]
         while len(head) >= size:
             yield head[:size]
             head = head[size:]
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        carried = len(head)
-        view[:carried] = head
+        ring: list[memoryview] = []  # allocated on first use: by then the head's parts may be sent
+        carried = bytes(head)
         del head
-        self._head = bytearray()  # the head is sent: free it before reading on
-        while True:
-            filled = carried + self._fill(view[carried:])
-            carried = 0
+        self._head = bytearray()  # views already handed out keep the old buffer alive until sent
+        for turn in itertools.count():
+            if len(ring) < max(1, buffers):
+                ring.append(memoryview(bytearray(size)))
+            view = ring[turn % len(ring)]
+            view[: len(carried)] = carried
+            filled = len(carried) + self._fill(view[len(carried) :])
+            carried = b""
             if filled:
                 yield view[:filled]
             if filled < size:
@@ -373,6 +400,8 @@ class MinioBackend(Storage):
                             self._put_multipart(key, body, headers, conditional)
                         else:
                             self._put_single(key, body.single(), headers, conditional)
+                    except _NameTaken:
+                        raise
                     except (S3Error, ServerError) as exc:
                         if not (conditional and _is_conflict(exc)):
                             raise
@@ -407,31 +436,66 @@ class MinioBackend(Storage):
         self._sent(len(data))
 
     def _put_multipart(self, key: str, body: _Body, headers: dict[str, str], conditional: bool) -> None:
+        """Upload ``body`` in parts, ``UPLOAD_WORKERS`` at a time; abort the upload on any failure."""
         client, bucket = self.client, self.bucket
         ssec = self._ssec_headers()
         upload_id = client._create_multipart_upload(bucket, key, dict(headers))
+
+        def upload(number: int, part: memoryview) -> tuple[str, int]:
+            etag = client._upload_part(bucket, key, part, dict(ssec), upload_id, number)  # type: ignore[arg-type]
+            return etag, len(part)
+
+        etags: list[str] = []
+        in_flight: deque[Future[tuple[str, int]]] = deque()
+
+        def finish_oldest() -> None:
+            etag, size = in_flight.popleft().result()
+            etags.append(etag)
+            self._sent(size)
+
         try:
-            etags = []
-            for number, part in enumerate(body.parts(self.config.multipart_part_size), start=1):
-                etags.append(client._upload_part(bucket, key, part, dict(ssec), upload_id, number))  # type: ignore[arg-type]
-                self._sent(len(part))
+            with ThreadPoolExecutor(UPLOAD_WORKERS, thread_name_prefix="dmb-part") as pool:
+                try:
+                    parts = body.parts(self.config.multipart_part_size, buffers=UPLOAD_WORKERS)
+                    for number in itertools.count(1):
+                        # Oldest first, before the next read: the ring buffer it reuses is then free.
+                        while len(in_flight) >= UPLOAD_WORKERS:
+                            finish_oldest()
+                        part = next(parts, None)
+                        if part is None:
+                            break
+                        in_flight.append(pool.submit(upload, number, part))
+                    while in_flight:
+                        finish_oldest()
+                finally:
+                    for future in in_flight:
+                        future.cancel()
             root = Element("CompleteMultipartUpload")
             for number, etag in enumerate(etags, start=1):
                 part_element = SubElement(root, "Part")
                 SubElement(part_element, "PartNumber").text = str(number)
                 SubElement(part_element, "ETag").text = f'"{etag}"'
-            client._execute(
-                "POST",
-                bucket,
-                key,
-                body=tostring(root),
-                headers=_with_condition({"Content-Type": "application/xml", **ssec}, conditional),
-                query_params={"uploadId": upload_id},
+            # Some servers (SeaweedFS 4.48) check If-None-Match on CompleteMultipartUpload
+            # without atomicity: serialise this process's completes of one name, then
+            # verify below that the object which landed is ours.
+            lock = (
+                _complete_lock(self.config.endpoint, bucket, key) if conditional else contextlib.nullcontext()
             )
+            with lock:
+                client._execute(
+                    "POST",
+                    bucket,
+                    key,
+                    body=tostring(root),
+                    headers=_with_condition({"Content-Type": "application/xml", **ssec}, conditional),
+                    query_params={"uploadId": upload_id},
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 client._abort_multipart_upload(bucket, key, upload_id)
             raise
+        if conditional and not self._written_by(key, headers):
+            raise _NameTaken  # a rival's complete replaced ours: save again under a new name
 
     def _ssec(self) -> SseCustomerKey | None:
         sse = self.config.sse

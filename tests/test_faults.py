@@ -222,11 +222,12 @@ def test_reset_mid_multipart_upload_raises_and_aborts_the_upload(
     # connection, which has a 7 MiB budget of its own (see the next test).
     storage = multipart_storage(proxy, make_storage, bucket, http_client=no_retry_pool())
     aborts = AbortSpy(storage, monkeypatch)
-    # The HEAD precheck, the create, part 1 (5 MiB) pass; part 2 is cut at
-    # ~7 MiB on the same keep-alive connection. The rule stays active (no
-    # clear() before the abort): the abort goes out on a new connection, whose
-    # byte count starts at zero, just as it would after a real network blip.
-    proxy.reset_after(7 * MiB, direction="up")
+    # The HEAD precheck and the create pass; parts go out two at a time, each on
+    # its own keep-alive connection, and every connection is cut after 3 MiB, so
+    # both parts in flight fail. The rule stays active (no clear() before the
+    # abort): the abort goes out on a new connection, whose byte count starts at
+    # zero, just as it would after a real network blip.
+    proxy.reset_after(3 * MiB, direction="up")
     fails_naming(lambda: storage.save("reset/multi.bin", ContentFile(payload(12 * MiB))), proxy.endpoint)
     proxy.clear()
     assert proxy.bytes_up < 12 * MiB

@@ -76,7 +76,8 @@ def test_taken_name_never_resends_a_large_body(bucket: str, make_storage, raw_cl
     assert name != "large.bin"
     sent = sum(size for method, _, size in pool.requests if method == "PUT")
     assert sent == 2 * PART + 100  # the body went over the wire exactly once
-    assert pool.methods().count("HEAD") == 2  # taken name found by HEAD, free name confirmed by HEAD
+    # HEADs: the taken name found, the free name confirmed, the completed object verified as ours.
+    assert pool.methods().count("HEAD") == 3
     assert raw_client.get_object(bucket, "large.bin").read(1) == b"L"
 
 
@@ -212,3 +213,27 @@ def test_serialized_file_fields_of_every_model_hold_no_secret(s3_settings) -> No
     written = "\n".join(MigrationWriter.serialize(f)[0] for f in fields)
     assert "django_minio_backend.models.MinioBackend(" in written
     assert s3_settings["MINIO_SECRET_KEY"] not in written and s3_settings["MINIO_ACCESS_KEY"] not in written
+
+
+def test_rival_complete_landing_over_ours_is_detected_and_ours_saved_elsewhere(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server whose conditional CompleteMultipartUpload is not atomic lets a rival overwrite us."""
+    storage = make_storage(bucket, multipart_threshold=PART, multipart_part_size=PART)
+    execute = storage.client._execute
+    rivals: list[str] = []
+
+    def complete_then_rival_overwrites(method: str, bucket_name: str, key: str, **kwargs):  # type: ignore[no-untyped-def]
+        response = execute(method, bucket_name, key, **kwargs)
+        if method == "POST" and not rivals:
+            rivals.append(key)
+            raw_client._put_object(bucket_name, key, b"rival", {})  # lands after our complete
+        return response
+
+    monkeypatch.setattr(storage.client, "_execute", complete_then_rival_overwrites)
+    data = b"O" * (PART + 7)
+    name = storage.save("contested.bin", ContentFile(data))
+    monkeypatch.undo()
+    assert rivals == ["contested.bin"] and name != "contested.bin"
+    assert raw_client.get_object(bucket, "contested.bin").read() == b"rival"
+    assert raw_client.get_object(bucket, name).read() == data
