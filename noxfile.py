@@ -96,9 +96,9 @@ def _make_session(python: str, django: str) -> None:
 
         def missing(session: nox.Session) -> None:
             session.skip(
-                f"SKIPPED: Python {python} not found on this machine (looked for python{python} "
-                f"in pyenv's versions folders {_pyenv_roots()} and on PATH), so Django {django} "
-                "is not tested on it here."
+                f"Python {python} not found on this machine (looked for python{python} in "
+                f"{', '.join(r + '/versions' for r in _pyenv_roots())} and on PATH); "
+                f"Django {django} is not tested on Python {python} here"
             )
 
         missing.__doc__ = f"Django {django} on Python {python} (interpreter missing: skipped)"

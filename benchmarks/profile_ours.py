@@ -1,0 +1,118 @@
+"""cProfile of our hot paths: url(), small and large save(), large read.
+
+    benchmarks/.env/bin/python benchmarks/profile_ours.py [--size-mib 128] [--top 12]
+
+Starts its own SeaweedFS on 127.0.0.1, runs each path of ours (and the same
+operation with the raw SDK, for the CPU-time comparison) under cProfile, and
+prints the functions that cost the most time (tottime) for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from contenders import CONTENDERS, Pattern  # noqa: E402
+from worker import setup_django, small_file  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def profiled(title: str, fn, top: int) -> None:
+    prof = cProfile.Profile()
+    c0, t0 = cpu(), time.perf_counter()
+    prof.runcall(fn)
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print(f"\n=== {title}: {wall:.3f} s wall, {used:.3f} s CPU (under the profiler) ===")
+    print("\n".join(lines[start:]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=128)
+    parser.add_argument("--top", type=int, default=12)
+    args = parser.parse_args()
+    from django.core.files.base import File
+    from minio import Minio
+
+    from django_minio_backend.testing.seaweedfs import SeaweedFS
+
+    work = HERE / ".work"
+    work.mkdir(exist_ok=True)
+    data = Path(tempfile.mkdtemp(prefix="weed-profile-", dir=work))
+    try:
+        with SeaweedFS(data) as server:
+            admin = Minio(
+                server.endpoint, server.access_key, server.secret_key, secure=False, region=server.region
+            )
+            for bucket in ("bench-private", "bench-public"):
+                admin.make_bucket(bucket)
+                admin.put_object(bucket, "probe/url check.txt", Pattern(64), 64)
+            s3 = {
+                "access_key": server.access_key,
+                "secret_key": server.secret_key,
+                "private_bucket": "bench-private",
+                "public_bucket": "bench-public",
+            }
+            setup_django()
+            ours = CONTENDERS["ours"](s3, server.endpoint)
+            sdk = CONTENDERS["sdk"](s3, server.endpoint)
+            ours.connect()
+            sdk.connect()
+            ours.save("warm.bin", small_file())
+            ours.url_private("probe/url check.txt")
+            name = "probe/url check.txt"
+            profiled(
+                "ours url() private x20000", lambda: [ours.url_private(name) for _ in range(20000)], args.top
+            )
+            profiled(
+                "ours url() public x200000", lambda: [ours.url_public(name) for _ in range(200000)], args.top
+            )
+            profiled(
+                "ours save() 4 KiB fresh x300",
+                lambda: [ours.save(f"p/fresh-{i}.bin", small_file()) for i in range(300)],
+                args.top,
+            )
+            ours.save("p/taken.bin", small_file())
+            profiled(
+                "ours save() 4 KiB taken x300",
+                lambda: [ours.save("p/taken.bin", small_file()) for _ in range(300)],
+                args.top,
+            )
+            size = args.size_mib * MiB
+            for who, c in (("ours", ours), ("sdk", sdk)):
+                big = f"p/{who}-big.bin"
+                profiled(
+                    f"{who} save() {args.size_mib} MiB",
+                    lambda c=c, big=big: c.save(big, File(Pattern(size), name="big.bin")),
+                    args.top,
+                )
+                profiled(f"{who} read {args.size_mib} MiB", lambda c=c, big=big: c.read(big), args.top)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
