@@ -41,6 +41,16 @@ class Contender:
     def connect(self) -> None:
         """Build the storages / client (after Django is configured)."""
 
+    def _use_storages(self) -> None:
+        """Measure a Django storage pair: ``self.private`` (signed URLs) and ``self.public``."""
+        self.save = self.private.save
+        self.url_private = self.private.url
+        self.url_public = self.public.url
+        self.exists = self.private.exists
+        self.size = self.private.size
+        self.delete = self.private.delete
+        self.open = self.private.open
+
     def static_storage(self, bucket: str) -> tuple[str, dict] | None:
         return None
 
@@ -77,13 +87,7 @@ class Ours(Contender):
 
         self.private = MinioBackend(**self._options(self.private_bucket))
         self.public = MinioBackend(**self._options(self.public_bucket))
-        self.save = self.private.save
-        self.url_private = self.private.url
-        self.url_public = self.public.url
-        self.exists = self.private.exists
-        self.size = self.private.size
-        self.delete = self.private.delete
-        self.open = self.private.open
+        self._use_storages()
 
     def static_storage(self, bucket: str) -> tuple[str, dict]:
         return "django_minio_backend.models.MinioBackendStatic", self._options(bucket)
@@ -200,13 +204,7 @@ class DjangoStorages(Contender):
 
         self.private = S3Storage(**self._options(self.private_bucket, signed=True))
         self.public = S3Storage(**self._options(self.public_bucket, signed=False))
-        self.save = self.private.save
-        self.url_private = self.private.url
-        self.url_public = self.public.url
-        self.exists = self.private.exists
-        self.size = self.private.size
-        self.delete = self.private.delete
-        self.open = self.private.open
+        self._use_storages()
 
     def static_storage(self, bucket: str) -> tuple[str, dict]:
         return "storages.backends.s3.S3StaticStorage", self._options(bucket, signed=False, static=True)
@@ -234,13 +232,7 @@ class DjangoMinioStorage(Contender):
         common = {"minio_client": client, "assume_bucket_exists": True, "auto_create_bucket": False}
         self.private = MinioMediaStorage(bucket_name=self.private_bucket, presign_urls=True, **common)
         self.public = MinioMediaStorage(bucket_name=self.public_bucket, presign_urls=False, **common)
-        self.save = self.private.save
-        self.url_private = self.private.url
-        self.url_public = self.public.url
-        self.exists = self.private.exists
-        self.size = self.private.size
-        self.delete = self.private.delete
-        self.open = self.private.open
+        self._use_storages()
 
     def static_storage(self, bucket: str) -> tuple[str, dict]:
         options = {
