@@ -23,12 +23,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec(firstresult=True)
-def bucket_policy(bucket_name: str, public: bool, storage: MinioBackend | None) -> dict[str, Any] | None:
+def bucket_policy(bucket_name: str, public: bool, storage: MinioBackend) -> dict[str, Any] | None:
     """Return the bucket policy document (a dict) that ``bucket_name`` must carry.
 
     ``public`` is True when the bucket is listed in ``MINIO_PUBLIC_BUCKETS``.
-    ``storage`` is the storage that asks, or None when the question comes from
-    ``initialize_buckets`` for a bucket no configured storage uses.
+    ``storage`` is a MinioBackend for that bucket (its ``config`` holds the
+    resolved settings of the alias or top-level settings that declared it).
 
     Return None to have no opinion; the next implementation is asked. The first
     non-None answer wins. When no implementation answers, the bucket must carry no
@@ -75,7 +75,7 @@ def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[s
 
 
 @hookspec
-def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend | None) -> None:
+def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:
     """Called on every plugin right after the backend created ``bucket_name``.
 
     Runs from ``initialize_buckets``, the on-start consistency check and
