@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -18,6 +21,19 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         manager.reset()
     if setting.startswith("MINIO_") or setting == "STORAGES":
         buckets.forget_known_buckets()
+
+
+def is_autoreload_parent(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether this is runserver's file-watching process, whose child (RUN_MAIN=true) serves.
+
+    The on-start check runs once, in the child, instead of twice.
+    """
+    return (
+        len(argv) > 1
+        and argv[1] == "runserver"
+        and "--noreload" not in argv
+        and environ.get("RUN_MAIN") != "true"
+    )
 
 
 def _asked_by_an_alias() -> bool:
@@ -41,7 +57,8 @@ class DjangoMinioBackendConfig(AppConfig):
         from .conf import global_setting
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="django_minio_backend.settings")
-        if global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias():
+        asked = global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias()
+        if asked and not is_autoreload_parent(sys.argv, os.environ):
             from .buckets import initialize_buckets
 
             for report in initialize_buckets(on_start=True):

@@ -88,3 +88,22 @@ def test_sse_c_over_plain_http_warns() -> None:
 def test_model_field_bucket_in_neither_list_warns() -> None:
     messages = ids(MINIO_PRIVATE_BUCKETS=["dmb-test-static"])
     assert "testapp.PrivateAttachment.file" in messages["django_minio_backend.W002"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "run_main", "parent"),
+    [
+        (["manage.py", "runserver"], None, True),
+        (["manage.py", "runserver", "0:8000"], "true", False),
+        (["manage.py", "runserver", "--noreload"], None, False),
+        (["manage.py", "migrate"], None, False),
+        (["gunicorn", "app.wsgi"], None, False),
+    ],
+)
+def test_on_start_check_skips_only_runservers_watcher_process(
+    argv: list[str], run_main: str | None, parent: bool
+) -> None:
+    from django_minio_backend.apps import is_autoreload_parent
+
+    environ = {"RUN_MAIN": run_main} if run_main else {}
+    assert is_autoreload_parent(argv, environ) is parent
