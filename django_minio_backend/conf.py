@@ -22,7 +22,6 @@ MEDIA_BUCKET_DEFAULT = "auto-generated-bucket-media-files"
 STATIC_BUCKET_DEFAULT = "auto-generated-bucket-static-files"
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_URL_EXPIRY = timedelta(days=7)
-UNSET: Any = object()
 
 
 @dataclasses.dataclass(frozen=True)
