@@ -180,9 +180,15 @@ def summarize(results: dict) -> dict:
 
     large = results["large"]
     sizes = [size_label(s) for s, _ in results["settings"]["large"]]
+    # Since reads share one SDK-written object per size (run.py, READ_OBJECT); older results
+    # files, where each contender read the object it had saved, keep the plain label.
+    read_object = results["settings"].get("read_object")
     for op in ("save", "read"):
         for label in sizes:
             key = f"{op}_{label}"
+            what = f"{op} {_pretty_size(label)}"
+            if op == "read" and read_object:
+                what += " (same object for all)"
             runs = {c: rs for c in contenders if (rs := large.get(c, {}).get(key))}
             # Median of the rounds, and the ratio as the median of per-round ratios (each
             # round's contenders run back to back): robust to the noise of a shared machine.
@@ -199,7 +205,7 @@ def summarize(results: dict) -> dict:
             growth = {c: max(r["growth_mib"] for r in rs) for c, rs in runs.items()}
             add(
                 f"{key}_mib_s",
-                f"{op} {_pretty_size(label)}: throughput",
+                f"{what}: throughput",
                 "MiB/s",
                 "higher",
                 speed,
@@ -210,7 +216,7 @@ def summarize(results: dict) -> dict:
             )
             add(
                 f"{key}_growth_mib",
-                f"{op} {_pretty_size(label)}: peak RSS growth",
+                f"{what}: peak RSS growth",
                 "MiB",
                 "lower",
                 growth,
@@ -225,7 +231,7 @@ def summarize(results: dict) -> dict:
                 }
                 add(
                     f"{key}_cpu_s_per_gib",
-                    f"{op} {_pretty_size(label)}: client CPU",
+                    f"{what}: client CPU",
                     "s/GiB",
                     "lower",
                     cpu,
@@ -262,6 +268,7 @@ def summarize(results: dict) -> dict:
         "sizes": sizes,
         "machine": results["machine"],
         "profile": results["profile"],
+        "read_object": read_object,
         "failures": results.get("failures", []),
     }
     summary["targets"] = targets(summary)
@@ -326,9 +333,10 @@ def targets(summary: dict) -> list[dict]:
     for op in ("save", "read"):
         for label in summary["sizes"]:
             r = ratio(f"{op}_{label}_mib_s")
+            shared = " (same object for all)" if op == "read" and summary.get("read_object") else ""
             if r is not None:
                 check(
-                    f"{op} {_pretty_size(label)} throughput vs SDK",
+                    f"{op} {_pretty_size(label)} throughput vs SDK{shared}",
                     "≥ 0.9\u00d7",
                     r,
                     r >= 0.9,
@@ -466,7 +474,15 @@ def markdown(summary: dict, plot_rel: str) -> str:
         lines += [
             "",
             "Large files, every round (MiB/s, in the order run; the table shows the median, and the "
-            "ratio is the median of the per-round ratios to the SDK, which ran in the same round):",
+            "ratio is the median of the per-round ratios to the SDK, which ran in the same round)"
+            + (
+                f". Each contender saves an object of its own; every read, of every contender, is of "
+                f"one and the same object per size, written once before the rounds by the "
+                f"{summary['read_object']['writer']} with {summary['read_object']['part_size'] // MiB} "
+                "MiB parts:"
+                if summary.get("read_object")
+                else ":"
+            ),
             "",
             "| | " + " | ".join(SHORT[c] for c in summary["contenders"]) + " |",
             "|---|" + "---|" * len(summary["contenders"]),
@@ -563,9 +579,10 @@ def plot(summary: dict, path: Path) -> None:
         "size_us": "size()",
         "read_small_us": "open+read 4 KiB",
     }
+    shared = " (same object)" if summary.get("read_object") else ""
     for op in ("save", "read"):
         for s in summary["sizes"]:
-            short[f"{op}_{s}_mib_s"] = f"{op} {_pretty_size(s)}"
+            short[f"{op}_{s}_mib_s"] = f"{op} {_pretty_size(s)}" + (shared if op == "read" else "")
         short[f"{op}_{summary['sizes'][-1]}_cpu_s_per_gib"] = f"{op}: client CPU/GiB"
     figs = [_fig(summary, k) for k in speed_keys]
     _grouped(
@@ -607,7 +624,11 @@ def plot(summary: dict, path: Path) -> None:
     # C: peak RSS growth.
     ax = axes[1][0]
     mem_keys = [f"{op}_{s}_growth_mib" for op in ("save", "read") for s in summary["sizes"]]
-    mem_short = [f"{op} {_pretty_size(s)}" for op in ("save", "read") for s in summary["sizes"]]
+    mem_short = [
+        f"{op} {_pretty_size(s)}" + (shared if op == "read" else "")
+        for op in ("save", "read")
+        for s in summary["sizes"]
+    ]
     _grouped(
         ax,
         mem_short,

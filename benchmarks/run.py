@@ -52,6 +52,10 @@ PROFILES = {
         "static_files": 20,
     },
 }
+# The object every contender reads in the large-file reads: one per size, written before the
+# rounds by the raw SDK with a fixed part size (16 MiB, ours' default; objects of up to one part
+# are a single PUT), so no contender reads a layout of its own making.
+READ_OBJECT = {"writer": "minio SDK put_object", "part_size": 16 * MiB}
 PRIVATE_BUCKET = "bench-private"
 PUBLIC_BUCKET = "bench-public"
 PROBE = "probe/url check.txt"
@@ -248,22 +252,30 @@ def main() -> int:
                         ] = res
             shutil.rmtree(static_dir, ignore_errors=True)
 
-            # 3. Large files: save then read, each in a fresh process, rounds in rotated order.
+            # 3. Large files, each operation in a fresh process, rounds in rotated order. Every
+            # contender saves an object of its own, then reads the one shared object of that size,
+            # written once by the SDK before the rounds: all reads see the same layout on the server.
+            results["settings"]["read_object"] = READ_OBJECT
             for size, rounds in profile["large"]:
                 label = report.size_label(size)
+                shared = f"large/shared-{label}.bin"
+                log(f"[{time.monotonic() - started:6.1f}s] writing the shared read object {shared}")
+                sdk.put_object(
+                    PRIVATE_BUCKET, shared, Pattern(size), size, part_size=READ_OBJECT["part_size"]
+                )
                 for r in range(rounds):
                     for c in rotated(contenders, r):
-                        name = f"large/{c}-{label}-{r}.bin"
-                        for op in ("save", "read"):
+                        own = f"large/{c}-{label}-{r}.bin"
+                        for op, name in (("save", own), ("read", shared)):
                             os.sync()  # let the last write's dirty pages reach the disk first, untimed
                             log(f"[{time.monotonic() - started:6.1f}s] {op} {label} round {r + 1}: {c}")
                             res = run("large", c, {**base, "op": op, "size": size, "name": name})
                             if res is not None:
                                 results["large"].setdefault(c, {}).setdefault(f"{op}_{label}", []).append(res)
-                            elif op == "save":
-                                break
                         with contextlib.suppress(Exception):
-                            sdk.remove_object(PRIVATE_BUCKET, name)
+                            sdk.remove_object(PRIVATE_BUCKET, own)
+                with contextlib.suppress(Exception):
+                    sdk.remove_object(PRIVATE_BUCKET, shared)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
