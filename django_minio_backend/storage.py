@@ -222,7 +222,7 @@ class MinioBackend(Storage):
         from .conf import is_setting_of_ours
 
         if is_setting_of_ours(setting):
-            for attr in ("config", "client", "signer", "_location", "_public"):
+            for attr in ("config", "client", "signer", "_location", "is_public"):
                 self.__dict__.pop(attr, None)
 
     @cached_property
@@ -242,10 +242,6 @@ class MinioBackend(Storage):
         location = (self.config.location or "").strip("/")
         return f"{clean_name(location)}/" if location else ""
 
-    @cached_property
-    def _public(self) -> bool:
-        return self.config.is_public
-
     def _key(self, name: str) -> str:
         """The object key of ``name``: validated, under the ``location`` prefix."""
         return self._location + clean_name(name)
@@ -254,8 +250,9 @@ class MinioBackend(Storage):
     def bucket(self) -> str:
         return self.config.bucket_name
 
-    @property
+    @cached_property
     def is_public(self) -> bool:
+        """Whether the bucket is in the public list (cached: url() asks on every call)."""
         return self.config.is_public
 
     def __repr__(self) -> str:
@@ -594,7 +591,7 @@ class MinioBackend(Storage):
         if ".." in name:
             clean_name(name)  # raises for '..' components
         key = self._location + name.lstrip("/")
-        if self._public and expire is None and not response_headers:
+        if self.is_public and expire is None and not response_headers:
             return self.signer.public_url(key)
         config = self.config
         expiry = min(expire or config.url_expiry_hours, MAX_URL_EXPIRY)
