@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from minio import Minio
 from django_minio_backend import MinioBackend
 from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, server_from_env
 
+ROOT = Path(__file__).resolve().parent.parent
 SHARED_BUCKETS = ("dmb-test-private", "dmb-test-public", "dmb-test-static")
 
 
@@ -48,6 +52,13 @@ def subprocess_env(server: S3Server) -> dict[str, str]:
         "DMB_SETTINGS_SECRET_KEY": server.secret_key,
         "DMB_SETTINGS_REGION": server.region,
     }
+
+
+def run_python(args: list[str], env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` from the repository root, capturing text output."""
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -27,10 +26,9 @@ from django_minio_backend import (
 from django_minio_backend import models as legacy_models
 from tests.testapp.models import DefaultStorageAttachment, PrivateAttachment, PublicAttachment
 
-from .conftest import subprocess_env
+from .conftest import run_python, subprocess_env
 
 http = urllib3.PoolManager(retries=False, timeout=10)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_old_import_paths_keep_working() -> None:
@@ -176,18 +174,9 @@ print(storages["default"].url("y.txt"))
 from django.core.management import call_command
 call_command("check")
 """
-    env = subprocess_env_unset()
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(["-c", code], {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "X-Amz-Signature" in result.stdout
-
-
-def subprocess_env_unset() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
 
 
 def test_consistency_check_on_start_creates_buckets(s3_server, raw_client) -> None:
@@ -198,14 +187,7 @@ def test_consistency_check_on_start_creates_buckets(s3_server, raw_client) -> No
         "DMB_SETTINGS_EXTRA_BUCKET": "dmb-onstart",
     }
     remove_bucket(raw_client, "dmb-onstart")
-    result = subprocess.run(
-        [sys.executable, "-m", "django", "check"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(["-m", "django", "check"], env)
     assert result.returncode == 0, result.stderr
     assert raw_client.bucket_exists("dmb-onstart")
     remove_bucket(raw_client, "dmb-onstart")
@@ -232,13 +214,6 @@ assert isinstance(staticfiles_storage._wrapped, MinioBackendStatic)
 )
 def test_legacy_default_file_storage_settings_work_on_django_42(s3_server, s3_settings) -> None:
     env = subprocess_env(s3_server) | {"DJANGO_SETTINGS_MODULE": "tests.legacy_settings"}
-    result = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", LEGACY],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(["-W", "ignore", "-c", LEGACY], env)
     assert result.returncode == 0, result.stderr
     assert http.request("GET", result.stdout.strip()).data == b"legacy"

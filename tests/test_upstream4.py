@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -17,9 +15,8 @@ from minio import Minio
 from django_minio_backend import MinioBackend
 from django_minio_backend.testing.seaweedfs import SeaweedFS
 
-from .conftest import remove_bucket
+from .conftest import remove_bucket, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 http = urllib3.PoolManager(retries=False, timeout=10)
 UP4_BUCKETS = ("up4-static", "up4-private", "up4-media", "up4-public")
 
@@ -37,23 +34,17 @@ def upstream_env(server, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_upstream4_settings_project_runs_unchanged(s3_server, raw_client: Minio, tmp_path: Path) -> None:
     for bucket in UP4_BUCKETS:
         remove_bucket(raw_client, bucket)
     env = upstream_env(s3_server, tmp_path)
     try:
-        check = run(["-m", "django", "check"], env)
+        check = run_python(["-m", "django", "check"], env)
         assert check.returncode == 0, check.stderr
         # The staticfiles alias asks for the on-start check: `check` alone created its bucket.
         assert raw_client.bucket_exists("up4-static")
         assert not raw_client.bucket_exists("up4-media")
-        result = run(["-m", "tests.upstream4.scenario"], env)
+        result = run_python(["-m", "tests.upstream4.scenario"], env)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()
         report = json.loads(lines[-1])
@@ -66,7 +57,7 @@ def test_upstream4_settings_project_runs_unchanged(s3_server, raw_client: Minio,
         assert "X-Amz-Signature" not in url and http.request("GET", url).data == b"public"
         name, url, bucket = report["default"]
         assert bucket == "up4-media" and http.request("GET", url).data == b"default"
-        migrations = run(["-m", "django", "makemigrations", "upstream4", "--dry-run", "-v", "3"], env)
+        migrations = run_python(["-m", "django", "makemigrations", "upstream4", "--dry-run", "-v", "3"], env)
         assert migrations.returncode == 0, migrations.stderr
         assert "tests.upstream4.storages.get_private_storage" in migrations.stdout
         assert s3_server.secret_key not in migrations.stdout
