@@ -38,13 +38,13 @@ def is_autoreload_parent(argv: Sequence[str], environ: Mapping[str, str]) -> boo
 
 def _asked_by_an_alias() -> bool:
     """Whether some STORAGES alias turns the on-start check on in its OPTIONS (upstream 4.x style)."""
-    from django.conf import settings
+    from .discovery import minio_aliases
 
-    for entry in (getattr(settings, "STORAGES", None) or {}).values():
-        options = entry.get("OPTIONS") or {}
-        if options.get("MINIO_CONSISTENCY_CHECK_ON_START") or options.get("consistency_check_on_start"):
-            return True
-    return False
+    return any(
+        alias.options.get("MINIO_CONSISTENCY_CHECK_ON_START")
+        or alias.options.get("consistency_check_on_start")
+        for alias in minio_aliases()
+    )
 
 
 class DjangoMinioBackendConfig(AppConfig):
@@ -60,6 +60,7 @@ class DjangoMinioBackendConfig(AppConfig):
         asked = global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias()
         if asked and not is_autoreload_parent(sys.argv, os.environ):
             from .buckets import initialize_buckets
+            from .discovery import declared_buckets
 
-            for report in initialize_buckets(on_start=True):
+            for report in initialize_buckets(declared_buckets(), on_start=True):
                 logger.info("%s", report.line())

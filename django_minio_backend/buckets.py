@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from django.apps import apps
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import storages
-from django.db import models
-from django.utils.module_loading import import_string
 from minio.error import S3Error
 
 from . import manager
+from .exceptions import s3_errors
 from .policies import policies_equal
-from .storage import MinioBackend
+
+if TYPE_CHECKING:
+    from .storage import MinioBackend
 
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
 
@@ -62,7 +59,7 @@ def sync_bucket(storage: MinioBackend, *, dry_run: bool = False) -> BucketReport
     removed again so that the next run starts from the same state. Server errors
     are raised as OSError subclasses naming the endpoint and bucket.
     """
-    with storage._errors("initialize bucket"):
+    with s3_errors(storage.config.endpoint, storage.bucket, "initialize bucket"):
         return _sync_bucket(storage, dry_run)
 
 
@@ -103,7 +100,7 @@ def ensure_bucket_once(storage: MinioBackend) -> None:
     with _known_lock:
         if key in _known:
             return
-        with storage._errors("bucket check"):
+        with s3_errors(storage.config.endpoint, storage.bucket, "bucket check"):
             missing = not storage.client.bucket_exists(storage.bucket)
         if missing:
             sync_bucket(storage)
@@ -115,86 +112,16 @@ def forget_known_buckets() -> None:
         _known.clear()
 
 
-def _is_minio_backend(backend: str) -> bool:
-    try:
-        cls = import_string(backend)
-    except ImportError:
-        return False
-    return isinstance(cls, type) and issubclass(cls, MinioBackend)
-
-
-def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, MinioBackend]]:
-    """(model, field, storage) of every concrete FileField/ImageField stored in a MinioBackend.
-
-    Local fields only: an inherited field lives in its parent's table. A field whose
-    storage is a broken STORAGES alias is left out (the system checks report it).
-    """
-    for model in apps.get_models():
-        for field in model._meta.local_concrete_fields:
-            if not isinstance(field, models.FileField):
-                continue
-            try:
-                storage = field.storage
-                ours = isinstance(storage, MinioBackend)
-            except ImproperlyConfigured:
-                continue
-            if ours:
-                yield model, field, storage
-
-
-def configured_storages() -> list[MinioBackend]:
-    """Every MinioBackend alias of ``STORAGES``."""
-    return [
-        storages[alias]
-        for alias, entry in (getattr(settings, "STORAGES", None) or {}).items()
-        if _is_minio_backend(entry.get("BACKEND", ""))
-    ]
-
-
-def _storage_for(base: MinioBackend, bucket: str) -> MinioBackend:
-    if bucket == base.bucket:
-        return base
-    options: dict[str, Any] = {k: v for k, v in base._options.items() if k != "bucket_name"}
-    return type(base)(bucket_name=bucket, **options)
-
-
-def declared_buckets() -> list[MinioBackend]:
-    """One storage per distinct (endpoint, bucket) the configuration mentions.
-
-    That is each MinioBackend alias's own bucket and declared bucket lists, and,
-    when ``MINIO_ENDPOINT`` is set, the top-level bucket lists and the media and
-    static buckets named in the settings.
-    """
-    sources: list[tuple[MinioBackend, list[str]]] = [
-        (storage, [storage.bucket]) for storage in configured_storages()
-    ]
-    if getattr(settings, "MINIO_ENDPOINT", None):
-        named = [
-            getattr(settings, name)
-            for name in ("MINIO_MEDIA_FILES_BUCKET", "MINIO_STATIC_FILES_BUCKET")
-            if hasattr(settings, name)
-        ]
-        sources.append((MinioBackend(), named))
-    seen: set[tuple[str, str]] = set()
-    result: list[MinioBackend] = []
-    for base, own in sources:
-        config = base.config
-        for name in [*own, *config.private_buckets, *config.public_buckets]:
-            key = (config.endpoint, name)
-            if key not in seen:
-                seen.add(key)
-                result.append(_storage_for(base, name))
-    return result
-
-
-def initialize_buckets(*, dry_run: bool = False, on_start: bool = False) -> list[BucketReport]:
-    """Create every declared bucket that is missing and reconcile every policy.
+def initialize_buckets(
+    storages: Iterable[MinioBackend], *, dry_run: bool = False, on_start: bool = False
+) -> list[BucketReport]:
+    """Create each storage's bucket if missing and reconcile its policy.
 
     ``on_start`` limits the work to storages whose configuration turns
     ``MINIO_CONSISTENCY_CHECK_ON_START`` on (globally or in an alias's OPTIONS).
     """
     return [
         sync_bucket(storage, dry_run=dry_run)
-        for storage in declared_buckets()
+        for storage in storages
         if not on_start or storage.config.consistency_check_on_start
     ]

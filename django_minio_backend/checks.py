@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from minio.sse import SseCustomerKey
 
 from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, resolve
+from .discovery import minio_aliases, model_file_fields
 
 BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ID = "django_minio_backend."
@@ -20,16 +21,10 @@ ID = "django_minio_backend."
 
 def _sources() -> Iterator[tuple[str, dict[str, Any], bool]]:
     """(label, options, static) for the top-level settings and each MinioBackend alias."""
-    from .buckets import _is_minio_backend
-    from .storage import MinioBackendStatic
-
     if any(hasattr(settings, s.name) for s in SETTINGS):
         yield "settings", {}, False
-    for alias, entry in (getattr(settings, "STORAGES", None) or {}).items():
-        backend = entry.get("BACKEND", "")
-        if _is_minio_backend(backend):
-            static = backend.endswith(MinioBackendStatic.__name__)
-            yield f"STORAGES[{alias!r}]", dict(entry.get("OPTIONS") or {}), static
+    for alias in minio_aliases():
+        yield alias.label, alias.options, alias.backend.is_static
 
 
 def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMessage]:
@@ -136,8 +131,6 @@ def _explicit(label: str, option: str) -> bool:
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate the MINIO_* settings and every MinioBackend storage."""
-    from .buckets import model_file_fields
-
     messages: list[CheckMessage] = []
     for label, options, static in _sources():
         try:

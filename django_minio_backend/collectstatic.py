@@ -13,6 +13,7 @@ import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from .exceptions import s3_errors
 from .storage import MinioBackend
 
 DEFAULT_WORKERS = 8
@@ -20,9 +21,9 @@ DEFAULT_WORKERS = 8
 
 def remote_index(storage: MinioBackend) -> dict[str, tuple[int, str]]:
     """``name -> (size, etag)`` of every object under the storage's location."""
-    location = storage._location
+    location = storage.location_prefix
     index: dict[str, tuple[int, str]] = {}
-    with storage._errors("list for collectstatic", location):
+    with s3_errors(storage.config.endpoint, storage.bucket, "list for collectstatic", location):
         for obj in storage.client.list_objects(storage.bucket, prefix=location or None, recursive=True):
             index[obj.object_name[len(location) :]] = (int(obj.size or 0), (obj.etag or "").strip('"'))
     return index

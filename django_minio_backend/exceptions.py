@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import urllib3
 from django.core.exceptions import ImproperlyConfigured
+from minio.error import S3Error, ServerError
+
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
+CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -24,3 +32,28 @@ class PluginError(RuntimeError):
 
 class StorageError(OSError):
     """An S3 request failed; the message names the endpoint and the object."""
+
+
+@contextlib.contextmanager
+def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterator[None]:
+    """Turn SDK and transport errors into OSError subclasses naming the endpoint and object.
+
+    ``FileNotFoundError`` for missing objects or buckets, ``PermissionError`` for
+    refused credentials, :class:`StorageError` for everything else.
+    """
+    where = f"{endpoint}/{bucket}" + (f"/{name}" if name else "")
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in NOT_FOUND_CODES:
+            raise FileNotFoundError(f"{action}: {where} does not exist ({exc.code})") from exc
+        if exc.code in CREDENTIAL_CODES:
+            raise PermissionError(
+                f"{action}: the server at {endpoint} refused the credentials "
+                f"or the access ({exc.code}) for {where}"
+            ) from exc
+        raise StorageError(f"{action}: {where}: {exc.code}: {exc.message}") from exc
+    except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
+            raise
+        raise StorageError(f"{action}: cannot reach S3 at {where} ({exc})") from exc

@@ -32,7 +32,8 @@ from django.db import models
 from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 
-from .buckets import configured_storages, declared_buckets, model_file_fields
+from .discovery import configured_storages, declared_buckets, model_file_fields
+from .exceptions import s3_errors
 from .storage import MinioBackend
 
 # Names per database lookup and per delete request: under SQLite's historical limit
@@ -58,7 +59,7 @@ class FieldRef:
     @property
     def prefix(self) -> str:
         """The storage's ``location``: rows hold names relative to it."""
-        return self.storage._location
+        return self.storage.location_prefix
 
     @property
     def label(self) -> str:
@@ -198,7 +199,7 @@ def _listing(use: BucketUse) -> Iterator[Object]:
     """The objects under the fields' locations only: keys outside them are no model's business."""
     storage = use.storage
     # The context manager covers the listing's requests only, not the caller's work between items.
-    with storage._errors("list objects"):
+    with s3_errors(storage.config.endpoint, storage.bucket, "list objects"):
         for prefix in _prefixes(use.fields):
             yield from storage.client.list_objects(storage.bucket, prefix=prefix or None, recursive=True)
 
@@ -233,7 +234,7 @@ def _referenced(fields: Sequence[FieldRef], batch: Sequence[str]) -> set[str]:
 def _delete(
     storage: MinioBackend, names: Sequence[str], report: Callable[[str], None], summary: CleanupSummary
 ) -> None:
-    with storage._errors("delete objects"):
+    with s3_errors(storage.config.endpoint, storage.bucket, "delete objects"):
         # remove_objects is lazy: iterating its result sends the requests.
         errors = list(storage.client.remove_objects(storage.bucket, (DeleteObject(n) for n in names)))
     for error in errors:

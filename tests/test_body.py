@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.files.base import ContentFile, File
 
-from django_minio_backend.storage import _Body
+from django_minio_backend.upload import Body
 
 
 class OneWay(io.RawIOBase):
@@ -28,7 +28,7 @@ class OneWay(io.RawIOBase):
 def test_parts_reassemble_the_content_exactly(length: int, part: int) -> None:
     data = bytes(range(256)) * 1
     data = (data * (length // 256 + 1))[:length]
-    body = _Body(File(OneWay(data)), threshold=10)
+    body = Body(File(OneWay(data)), threshold=10)
     assert body.multipart == (length > 10)
     if not body.multipart:
         assert bytes(body.single()) == data
@@ -42,7 +42,7 @@ def test_parts_reassemble_the_content_exactly(length: int, part: int) -> None:
 
 
 def test_head_buffer_is_released_once_sent() -> None:
-    body = _Body(ContentFile(b"x" * 100), threshold=20)
+    body = Body(ContentFile(b"x" * 100), threshold=20)
     parts = body.parts(30)
     next(parts)
     next(parts)
@@ -52,13 +52,13 @@ def test_head_buffer_is_released_once_sent() -> None:
 
 def test_text_content_is_utf8_and_never_overflows_a_part() -> None:
     text = "é" * 25  # 50 bytes once encoded, read as 2-byte characters
-    body = _Body(ContentFile(text), threshold=9)
+    body = Body(ContentFile(text), threshold=9)
     assert b"".join(bytes(v) for v in body.parts(7)) == text.encode()
 
 
 def test_restart_rereads_a_seekable_content_and_refuses_a_stream() -> None:
-    body = _Body(ContentFile(b"a" * 50), threshold=10)
+    body = Body(ContentFile(b"a" * 50), threshold=10)
     assert b"".join(bytes(v) for v in body.parts(16)) == b"a" * 50
     assert body.restart() and b"".join(bytes(v) for v in body.parts(16)) == b"a" * 50
-    one_way = _Body(File(OneWay(b"b" * 50)), threshold=10)
+    one_way = Body(File(OneWay(b"b" * 50)), threshold=10)
     assert not one_way.restart()

@@ -238,7 +238,7 @@ def test_reset_mid_multipart_upload_raises_and_aborts_the_upload(
     assert names_in(raw_client, bucket) == []
 
 
-def test_multipart_abort_that_cannot_get_through_reports_the_upload_error(
+def test_multipart_abort_that_cannot_get_through_is_retried_once_the_server_answers(
     proxy: FaultProxy,
     bucket: str,
     make_storage: Storage,
@@ -247,9 +247,10 @@ def test_multipart_abort_that_cannot_get_through_reports_the_upload_error(
 ) -> None:
     """The network stays down after the part fails: the abort is lost too.
 
-    The caller still gets the upload's error (not the abort's), nothing is
-    visible under the name, and the pending upload is left for the server's
-    lifecycle rule (AbortIncompleteMultipartUpload): no client can do better.
+    The caller still gets the upload's error (not the abort's); no data is
+    visible under the name (at most the save's empty claim); and the next
+    request this process makes to the server aborts the upload and removes the
+    claim, so nothing is left for the server's lifecycle rule.
     """
     storage = multipart_storage(proxy, make_storage, bucket, http_client=no_retry_pool())
     aborts = AbortSpy(storage, monkeypatch)
@@ -263,6 +264,9 @@ def test_multipart_abort_that_cannot_get_through_reports_the_upload_error(
     assert str(error).startswith("save:")  # the part's failure, not the abort's
     assert len(aborts.calls) == 1 and len(aborts.errors) == 1  # attempted, lost
     assert [name for name, _ in pending_uploads(raw_client, bucket)] == ["reset/lost-abort.bin"]
+    assert raw_client.stat_object(bucket, "reset/lost-abort.bin").size == 0  # the claim, no data
+    storage.save("after-outage.txt", ContentFile(b"back"))
+    assert pending_uploads(raw_client, bucket) == []
     assert_absent(raw_client, bucket, "reset/lost-abort.bin")
 
 

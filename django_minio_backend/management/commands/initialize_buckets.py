@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ...buckets import initialize_buckets
+from ...discovery import declared_buckets
 from ...exceptions import PluginError
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, dry_run: bool = False, silenced: bool = False, **options: Any) -> None:
         try:
-            reports = initialize_buckets(dry_run=dry_run)
+            reports = initialize_buckets(declared_buckets(), dry_run=dry_run)
         except (OSError, PluginError) as exc:
             raise CommandError(f"initialize_buckets failed: {exc}") from exc
         if not silenced:

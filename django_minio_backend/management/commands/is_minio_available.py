@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...buckets import configured_storages
+from ...discovery import configured_storages
 from ...storage import MinioBackend
 
 

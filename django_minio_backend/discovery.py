@@ -1,0 +1,110 @@
+"""What the project configures: MinioBackend aliases of STORAGES, declared buckets, model file fields.
+
+Checks, bucket initialisation, orphan clean-up, the commands and the app config
+ask these functions instead of walking the settings or the app registry themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
+from django.db import models
+from django.utils.module_loading import import_string
+
+from .storage import MinioBackend
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One ``STORAGES`` entry whose backend is a MinioBackend (sub)class."""
+
+    name: str
+    backend: type[MinioBackend]
+    options: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"STORAGES[{self.name!r}]"
+
+    @property
+    def storage(self) -> MinioBackend:
+        """The storage Django builds for this alias (``django.core.files.storage.storages``)."""
+        return storages[self.name]  # type: ignore[return-value]
+
+
+def backend_class(path: str) -> type[MinioBackend] | None:
+    """The MinioBackend subclass at the dotted ``path``, or None for anything else."""
+    try:
+        cls = import_string(path)
+    except ImportError:
+        return None
+    return cls if isinstance(cls, type) and issubclass(cls, MinioBackend) else None
+
+
+def minio_aliases() -> list[Alias]:
+    """Every ``STORAGES`` alias served by a MinioBackend, in settings order."""
+    result = []
+    for name, entry in (getattr(settings, "STORAGES", None) or {}).items():
+        backend = backend_class(entry.get("BACKEND", ""))
+        if backend is not None:
+            result.append(Alias(name, backend, dict(entry.get("OPTIONS") or {})))
+    return result
+
+
+def configured_storages() -> list[MinioBackend]:
+    """The storage of every MinioBackend alias of ``STORAGES``."""
+    return [alias.storage for alias in minio_aliases()]
+
+
+def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, MinioBackend]]:
+    """(model, field, storage) of every concrete FileField/ImageField stored in a MinioBackend.
+
+    Local fields only: an inherited field lives in its parent's table. A field whose
+    storage is a broken STORAGES alias is left out (the system checks report it).
+    """
+    for model in apps.get_models():
+        for field in model._meta.local_concrete_fields:
+            if not isinstance(field, models.FileField):
+                continue
+            try:
+                storage = field.storage
+                ours = isinstance(storage, MinioBackend)
+            except ImproperlyConfigured:
+                continue
+            if ours:
+                yield model, field, storage  # type: ignore[misc]
+
+
+def declared_buckets() -> list[MinioBackend]:
+    """One storage per distinct (endpoint, bucket) the configuration mentions.
+
+    That is each MinioBackend alias's own bucket and declared bucket lists, and,
+    when ``MINIO_ENDPOINT`` is set, the top-level bucket lists and the media and
+    static buckets named in the settings.
+    """
+    sources: list[tuple[MinioBackend, list[str]]] = [
+        (storage, [storage.bucket]) for storage in configured_storages()
+    ]
+    if getattr(settings, "MINIO_ENDPOINT", None):
+        named = [
+            getattr(settings, name)
+            for name in ("MINIO_MEDIA_FILES_BUCKET", "MINIO_STATIC_FILES_BUCKET")
+            if hasattr(settings, name)
+        ]
+        sources.append((MinioBackend(), named))
+    seen: set[tuple[str, str]] = set()
+    result: list[MinioBackend] = []
+    for base, own in sources:
+        config = base.config
+        for name in [*own, *config.private_buckets, *config.public_buckets]:
+            key = (config.endpoint, name)
+            if key not in seen:
+                seen.add(key)
+                result.append(base.with_bucket(name))
+    return result
