@@ -15,12 +15,13 @@ logger = logging.getLogger("django_minio_backend")
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    from . import buckets, manager
+    from . import buckets, capabilities, manager
 
     if setting in ("MINIO_PLUGINS", "MINIO_DISABLED_PLUGINS"):
         manager.reset()
     if setting.startswith("MINIO_") or setting == "STORAGES":
         buckets.forget_known_buckets()
+        capabilities.forget()
 
 
 def is_autoreload_parent(argv: Sequence[str], environ: Mapping[str, str]) -> bool:

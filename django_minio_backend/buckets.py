@@ -6,11 +6,14 @@ import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
+from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
-from . import manager
+from . import manager, sdk
 from .exceptions import s3_errors
 from .policies import policies_equal
 
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
     from .storage import MinioBackend
 
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
+UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "XNotImplemented"})
+LIFECYCLE_RULE_ID = "dmb-abort-incomplete-uploads"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class BucketReport:
     created: bool
     policy: str  # "set", "deleted", "unchanged" or "none"
     dry_run: bool = False
+    lifecycle: str = "off"  # the abort-incomplete-uploads rule: "set", "unchanged", "off" or "unsupported"
 
     def line(self) -> str:
         kind = "public" if self.public else "private"
@@ -40,7 +46,15 @@ class BucketReport:
             "unchanged": "policy unchanged",
             "none": "no policy",
         }[self.policy]
-        return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}"
+        lifecycle = {
+            "set": "upload clean-up rule would be set" if self.dry_run else "upload clean-up rule set",
+            "unchanged": "upload clean-up rule unchanged",
+            "off": "",
+            "unsupported": "lifecycle rules not supported by the server (run clean_incomplete_uploads)",
+        }[self.lifecycle]
+        return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}" + (
+            f", {lifecycle}" if lifecycle else ""
+        )
 
 
 def _current_policy(storage: MinioBackend) -> str | None:
@@ -85,7 +99,56 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
         if created and not dry_run:
             client.remove_bucket(bucket)
         raise
-    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run)
+    lifecycle = "off" if created and dry_run else sync_lifecycle(storage, dry_run=dry_run)
+    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run, lifecycle)
+
+
+def sync_lifecycle(storage: MinioBackend, *, dry_run: bool = False) -> str:
+    """Make the bucket's rule that aborts incomplete multipart uploads what the settings say.
+
+    Only the rule this package writes (ID ``dmb-abort-incomplete-uploads``) is
+    added, changed or removed; every other rule of the bucket is kept as it is.
+    Returns "set", "unchanged", "off" or "unsupported".
+    """
+    days = storage.config.abort_incomplete_uploads_days
+    client, bucket = storage.client, storage.bucket
+    try:
+        current = client.get_bucket_lifecycle(bucket)
+    except S3Error as exc:
+        if exc.code in UNSUPPORTED_CODES:
+            return "unsupported"
+        raise
+    rules = list(current.rules) if current else []
+    others = [rule for rule in rules if rule.rule_id != LIFECYCLE_RULE_ID]
+    ours = [rule for rule in rules if rule.rule_id == LIFECYCLE_RULE_ID]
+    if not days:
+        if ours and not dry_run:
+            _write_rules(storage, others)
+        return "off"
+    existing = ours[0].abort_incomplete_multipart_upload if ours else None
+    if len(ours) == 1 and existing is not None and existing.days_after_initiation == days:
+        return "unchanged"
+    rule = Rule(
+        ENABLED,
+        rule_filter=Filter(prefix=""),
+        rule_id=LIFECYCLE_RULE_ID,
+        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days),
+    )
+    if not dry_run:
+        try:
+            _write_rules(storage, [*others, rule])
+        except S3Error as exc:
+            if exc.code in UNSUPPORTED_CODES:
+                return "unsupported"
+            raise
+    return "set"
+
+
+def _write_rules(storage: MinioBackend, rules: list[Rule]) -> None:
+    if rules:
+        storage.client.set_bucket_lifecycle(storage.bucket, LifecycleConfig(rules))
+    else:
+        storage.client.delete_bucket_lifecycle(storage.bucket)
 
 
 _known_lock = threading.Lock()
@@ -125,3 +188,27 @@ def initialize_buckets(
         for storage in storages
         if not on_start or storage.config.consistency_check_on_start
     ]
+
+
+def abort_incomplete_uploads(
+    storage: MinioBackend, *, older_than: timedelta, dry_run: bool = False
+) -> list[sdk.IncompleteUpload]:
+    """Abort the bucket's multipart uploads started more than ``older_than`` ago; return them.
+
+    These are what a save leaves when neither its upload nor its abort could reach
+    the server. Uploads under the storage's ``location`` only.
+    """
+    cutoff = datetime.now(timezone.utc) - older_than
+    stale = []
+    with s3_errors(storage.config.endpoint, storage.bucket, "abort incomplete uploads"):
+        for upload in sdk.list_incomplete_uploads(storage.client, storage.bucket, storage.location_prefix):
+            if upload.initiated is None or upload.initiated > cutoff:
+                continue
+            stale.append(upload)
+            if not dry_run:
+                try:
+                    sdk.abort_multipart_upload(storage.client, storage.bucket, upload.key, upload.upload_id)
+                except S3Error as exc:
+                    if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
+                        raise
+    return stale

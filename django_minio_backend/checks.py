@@ -12,8 +12,10 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from minio.sse import SseCustomerKey
 
+from .capabilities import conditional_put
 from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, resolve
 from .discovery import minio_aliases, model_file_fields
+from .upload import cache_locks_across_processes
 
 BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ID = "django_minio_backend."
@@ -181,3 +183,47 @@ def check_plugins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.compatibility, deploy=True)
+def check_create_only_saves(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: ask each configured server whether create-only saves are guaranteed.
+
+    The only check that makes requests, and only when deploy checks are asked for.
+    """
+    messages: list[CheckMessage] = []
+    seen: set[tuple[str, str]] = set()
+    for alias in minio_aliases():
+        storage = alias.storage
+        config = storage.config
+        if config.replace_existing or (config.endpoint, config.bucket_name) in seen:
+            continue
+        seen.add((config.endpoint, config.bucket_name))
+        if config.conditional_writes == "auto":
+            try:
+                honoured = conditional_put(storage.destination)
+            except Exception as exc:
+                messages.append(
+                    Warning(
+                        f"{alias.label}: could not ask {config.endpoint} about conditional writes: {exc}",
+                        id=ID + "W040",
+                    )
+                )
+                continue
+        else:
+            honoured = bool(config.conditional_writes)
+        if honoured:
+            continue
+        if cache_locks_across_processes():
+            continue
+        messages.append(
+            Warning(
+                f"{alias.label}: {config.endpoint}/{config.bucket_name} does not refuse writes over "
+                "existing objects (If-None-Match), and the default cache is local to each process: "
+                "two processes saving one name at the same moment can overwrite each other.",
+                hint="Use a server with conditional writes, or a shared default cache (Redis, Memcached, "
+                "the database cache), which the backend then uses to lock names.",
+                id=ID + "W041",
+            )
+        )
+    return messages

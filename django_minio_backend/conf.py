@@ -93,8 +93,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "MINIO_CONDITIONAL_WRITES",
-        True,
-        "Create-only saves with If-None-Match: * (turn off for servers that ignore the header).",
+        "auto",
+        'Create-only saves: "auto" asks the server once per process whether it honours If-None-Match '
+        "(then uses it, or else locks names); True or False force the answer.",
+    ),
+    Setting(
+        "MINIO_ABORT_INCOMPLETE_UPLOADS_DAYS",
+        7,
+        "initialize_buckets adds a lifecycle rule aborting multipart uploads left incomplete this many "
+        "days; None removes the rule (other lifecycle rules are never touched).",
     ),
     Setting(
         "MINIO_MULTIPART_THRESHOLD",
@@ -219,7 +226,8 @@ class StorageConfig:
     static_files_bucket: str
     bucket_check_on_save: bool
     http_client: Any = dataclasses.field(repr=False, compare=False)
-    conditional_writes: bool
+    conditional_writes: bool | str  # True, False or "auto"
+    abort_incomplete_uploads_days: int | None
     multipart_threshold: int
     multipart_part_size: int
     upload_prefix: bool
@@ -291,7 +299,8 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         static_files_bucket=values["static_files_bucket"],
         bucket_check_on_save=bool(values["bucket_check_on_save"]),
         http_client=values["http_client"],
-        conditional_writes=bool(values["conditional_writes"]),
+        conditional_writes=_conditional_writes(values["conditional_writes"]),
+        abort_incomplete_uploads_days=values["abort_incomplete_uploads_days"] or None,
         multipart_threshold=int(values["multipart_threshold"]),
         multipart_part_size=part_size,
         upload_prefix=bool(values["upload_prefix"]),
@@ -303,6 +312,16 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         url_cache_prefix=str(values["url_cache_prefix"]),
         url_signing_window=values["url_signing_window"] or None,
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
+    )
+
+
+def _conditional_writes(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    raise ImproperlyConfigured(
+        f'django_minio_backend: MINIO_CONDITIONAL_WRITES must be True, False or "auto", not {value!r}.'
     )
 
 

@@ -23,7 +23,7 @@ from minio import Minio
 from minio.error import S3Error, ServerError
 from minio.sse import SseCustomerKey
 
-from . import manager, upload
+from . import capabilities, manager, upload
 from .buckets import ensure_bucket_once
 from .client import UrlSigner, client_for, status_http_client
 from .conf import (
@@ -213,7 +213,7 @@ class MinioBackend(Storage):
         if config.bucket_check_on_save:
             ensure_bucket_once(self)
         create_only = not config.replace_existing
-        conditional = create_only and config.conditional_writes
+        conditional = create_only and self._honours_conditional_writes()
         body = upload.Body(content, config.multipart_threshold)
         for _ in range(MAX_NAME_ATTEMPTS):
             key = self._key(name)
@@ -232,6 +232,13 @@ class MinioBackend(Storage):
                     ) from None
                 name = self._alternative_name(name, max_length)
         raise FileExistsError(f"no free name found for {name!r} after {MAX_NAME_ATTEMPTS} attempts")
+
+    def _honours_conditional_writes(self) -> bool:
+        setting = self.config.conditional_writes
+        if setting == "auto":
+            with self._errors("probe conditional writes"):
+                return capabilities.conditional_put(self.destination)
+        return bool(setting)
 
     @cached_property
     def destination(self) -> upload.Destination:

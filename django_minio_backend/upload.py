@@ -366,6 +366,23 @@ def _exists(dest: Destination, key: str) -> bool:
 _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
+# Cache backends whose add() is atomic across processes.
+ATOMIC_ADD_CACHES = (
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.memcached.PyMemcacheCache",
+    "django.core.cache.backends.memcached.PyLibMCCache",
+    "django.core.cache.backends.db.DatabaseCache",
+    "django_redis.cache.RedisCache",
+)
+
+
+def cache_locks_across_processes() -> bool:
+    """Whether Django's default cache makes :func:`name_lock` hold across processes."""
+    from django.conf import settings
+
+    return str(settings.CACHES.get("default", {}).get("BACKEND", "")) in ATOMIC_ADD_CACHES
+
+
 @contextlib.contextmanager
 def name_lock(dest: Destination, key: str) -> Iterator[None]:
     """Hold ``key`` against other writers of this process and, through the cache, of others."""

@@ -1,0 +1,49 @@
+"""``manage.py clean_incomplete_uploads``: abort multipart uploads that were never completed."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...buckets import abort_incomplete_uploads
+from ...discovery import declared_buckets
+
+
+class Command(BaseCommand):
+    help = (
+        "Abort multipart uploads older than --older-than hours in every declared bucket "
+        "(left by saves whose upload and abort both lost the server)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=24.0,
+            metavar="HOURS",
+            help="Only uploads started at least this many hours ago (default 24: a running save is spared).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be aborted; abort nothing."
+        )
+
+    def handle(self, *args: Any, older_than: float = 24.0, dry_run: bool = False, **options: Any) -> None:
+        if older_than < 0:
+            raise CommandError("--older-than must be zero or more hours")
+        verb = "would abort" if dry_run else "aborted"
+        total = 0
+        for storage in declared_buckets():
+            try:
+                uploads = abort_incomplete_uploads(
+                    storage, older_than=timedelta(hours=older_than), dry_run=dry_run
+                )
+            except OSError as exc:
+                raise CommandError(f"clean_incomplete_uploads failed: {exc}") from exc
+            for upload in uploads:
+                started = upload.initiated.isoformat() if upload.initiated else "?"
+                self.stdout.write(f"{verb}: {storage.bucket}/{upload.key} (started {started})")
+            total += len(uploads)
+        self.stdout.write(f"{total} incomplete upload(s) {verb}.")
