@@ -17,7 +17,8 @@ from django.utils.module_loading import import_string
 from minio.error import S3Error
 
 from . import manager
-from .policies import policies_equal
+from .conf import StorageConfig
+from .policies import describe_statement, policies_equal, private_remainder
 from .storage import MinioBackend
 
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
@@ -31,8 +32,9 @@ class BucketReport:
     bucket: str
     public: bool
     created: bool
-    policy: str  # "set", "deleted", "unchanged" or "none"
+    policy: str  # "set", "deleted", "trimmed", "unchanged" or "none"
     dry_run: bool = False
+    removed: tuple[str, ...] = ()  # statements taken out of a private bucket's policy
 
     def line(self) -> str:
         kind = "public" if self.public else "private"
@@ -40,9 +42,14 @@ class BucketReport:
         policy = {
             "set": "policy would be set" if self.dry_run else "policy set",
             "deleted": "policy would be removed" if self.dry_run else "policy removed",
+            "trimmed": "statements would be removed" if self.dry_run else "statements removed",
             "unchanged": "policy unchanged",
             "none": "no policy",
         }[self.policy]
+        if self.removed:
+            policy += f" ({'; '.join(self.removed)})"
+        if self.policy == "trimmed":
+            policy += ", other statements kept"
         return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}"
 
 
@@ -76,19 +83,26 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
             manager.on_bucket_created(bucket_name=bucket, public=public, storage=storage)
         desired = manager.bucket_policy(bucket_name=bucket, public=public, storage=storage)
         current = None if created else _current_policy(storage)
+        removed: list[dict[str, Any]] = []
         if desired is None:
-            action = "deleted" if current else "none"
+            # Private: take out anonymous grants and our own statements, keep operators' grants.
+            desired, removed = private_remainder(current)
+            if not removed:
+                action = "unchanged" if current else "none"
+            else:
+                action = "trimmed" if desired else "deleted"
         else:
             action = "unchanged" if policies_equal(desired, current) else "set"
         if not dry_run and action == "deleted":
             client.delete_bucket_policy(bucket)
-        elif not dry_run and action == "set":
+        elif not dry_run and action in ("set", "trimmed"):
             client.set_bucket_policy(bucket, json.dumps(desired))
     except BaseException:
         if created and not dry_run:
             client.remove_bucket(bucket)
         raise
-    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run)
+    described = tuple(describe_statement(statement) for statement in removed)
+    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run, described)
 
 
 _known_lock = threading.Lock()
@@ -151,11 +165,21 @@ def configured_storages() -> list[MinioBackend]:
     ]
 
 
-def _storage_for(base: MinioBackend, bucket: str) -> MinioBackend:
+def storage_for_bucket(base: MinioBackend, bucket: str) -> MinioBackend:
+    """``base`` itself, or a storage with the same options on ``bucket``."""
     if bucket == base.bucket:
         return base
     options: dict[str, Any] = {k: v for k, v in base._options.items() if k != "bucket_name"}
     return type(base)(bucket_name=bucket, **options)
+
+
+def hook_buckets(config: StorageConfig) -> list[str]:
+    """The buckets ``MINIO_POLICY_HOOKS`` names (3.x applied every entry, listed or not)."""
+    return [
+        entry[0]
+        for entry in config.policy_hooks
+        if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)
+    ]
 
 
 def declared_buckets() -> list[MinioBackend]:
@@ -179,11 +203,11 @@ def declared_buckets() -> list[MinioBackend]:
     result: list[MinioBackend] = []
     for base, own in sources:
         config = base.config
-        for name in [*own, *config.private_buckets, *config.public_buckets]:
+        for name in [*own, *config.private_buckets, *config.public_buckets, *hook_buckets(config)]:
             key = (config.endpoint, name)
             if key not in seen:
                 seen.add(key)
-                result.append(_storage_for(base, name))
+                result.append(storage_for_bucket(base, name))
     return result
 
 

@@ -157,6 +157,16 @@ OBJECT_OPTIONS: dict[str, Any] = {
     "cache_control": None,
     "content_disposition": None,
     "content_encoding": None,
+    # Upstream 4.x passed these to minio's put_object; see django_minio_backend.headers.
+    "headers": None,
+    "user_metadata": None,
+    "extra_headers": None,
+    "retention": None,
+    "legal_hold": False,
+    # Accepted so that 4.x settings load; the system checks say what to use instead.
+    "num_parallel_uploads": None,
+    "checksum": None,
+    "extra_query_params": None,
 }
 EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTIONS}
 # Upper-case option keys of upstream 4.x that map to another option.
@@ -199,6 +209,26 @@ def alias_options(alias: str) -> dict[str, Any]:
     return normalize_options(storages[alias].get("OPTIONS") or {})
 
 
+def default_storage_name(*, static: bool) -> str | None:
+    """``"staticfiles"`` (static) or ``"default"`` when that alias is a storage of ours, else None.
+
+    Upstream 4.x defaulted ``storage_name`` so, and its users keep every setting in
+    that alias's OPTIONS: ``MinioBackend(bucket_name=...)`` in a model reads them.
+    """
+    from django.utils.module_loading import import_string
+
+    from .storage import MinioBackend, MinioBackendStatic
+
+    alias = "staticfiles" if static else "default"
+    entry = (getattr(settings, "STORAGES", None) or {}).get(alias) or {}
+    try:
+        backend = import_string(entry.get("BACKEND", ""))
+    except ImportError:
+        return None
+    wanted = MinioBackendStatic if static else MinioBackend
+    return alias if isinstance(backend, type) and issubclass(backend, wanted) else None
+
+
 @dataclasses.dataclass(frozen=True)
 class StorageConfig:
     """The resolved configuration of one storage."""
@@ -238,10 +268,21 @@ class StorageConfig:
     cache_control: str | None = None
     content_disposition: str | None = None
     content_encoding: str | None = None
+    headers: dict[str, str] | None = None
+    user_metadata: dict[str, str] | None = None
+    extra_headers: dict[str, str] | None = None
+    retention: Any = dataclasses.field(default=None, compare=False)
+    legal_hold: bool = False
+    num_parallel_uploads: int | None = None
+    checksum: Any = dataclasses.field(default=None, repr=False, compare=False)
+    extra_query_params: dict[str, str] | None = None
 
     @property
     def is_public(self) -> bool:
-        return self.bucket_name in self.public_buckets
+        """Declared public, or the static files bucket not declared private (as 3.x and 4.x forced it)."""
+        if self.bucket_name in self.public_buckets:
+            return True
+        return self.bucket_name == self.static_files_bucket and self.bucket_name not in self.private_buckets
 
     @property
     def signing_region(self) -> str:
@@ -256,7 +297,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
     mistakes are reported by the system checks instead.
     """
     given = normalize_options(options)
-    alias = given.pop("storage_name", None)
+    alias = given.pop("storage_name", None) or default_storage_name(static=static)
     layered = {**(alias_options(alias) if alias else {}), **given}
 
     def value(s: Setting) -> Any:

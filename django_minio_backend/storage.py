@@ -31,9 +31,11 @@ from minio.sse import SseCustomerKey
 
 from . import manager
 from .client import UrlSigner, client_for, status_http_client
+from .compat import UpstreamCompatMixin
 from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
 from .exceptions import StorageError
 from .files import MinioFile, ObjectReader
+from .headers import option_headers
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus
 
@@ -192,7 +194,7 @@ def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
-class MinioBackend(Storage):
+class MinioBackend(UpstreamCompatMixin, Storage):
     """Django storage keeping files in one bucket of a MinIO / S3 server.
 
     ``bucket_name`` defaults to ``MINIO_MEDIA_FILES_BUCKET``; every other keyword
@@ -335,7 +337,7 @@ class MinioBackend(Storage):
     def _save(self, name: str, content: Any) -> str:
         return self._store(clean_name(name), content, None)
 
-    def get_object_parameters(self, name: str, content: Any) -> dict[str, str]:
+    def get_object_parameters(self, name: str, content: Any = None) -> dict[str, str]:
         """The HTTP headers every upload of ``name`` carries.
 
         From the storage options (``cache_control``, ``content_disposition``,
@@ -352,8 +354,7 @@ class MinioBackend(Storage):
         ):
             if getattr(config, option):
                 headers[header] = getattr(config, option)
-        for key, value in (config.metadata or {}).items():
-            headers[f"x-amz-meta-{key}"] = str(value)
+        headers.update(option_headers(config))
         if config.tags:
             headers["x-amz-tagging"] = urlencode(dict(config.tags))
         headers.update(manager.object_parameters(name=name, content=content, storage=self))
@@ -625,6 +626,8 @@ class MinioBackend(Storage):
     def is_minio_available(self) -> MinioServerStatus:
         """Whether the server answers and accepts the credentials, within seconds."""
         config = self.config
+        if not config.endpoint:
+            return MinioServerStatus(False, "MINIO_ENDPOINT is not set (in the settings or the OPTIONS)")
         client = client_for(config, config.http_client or status_http_client())
         try:
             found = client.bucket_exists(self.bucket)
