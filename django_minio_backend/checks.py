@@ -189,6 +189,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.extend(_undeclared(label, config))
     messages.extend(_legacy_storage_settings())
     messages.extend(_app_order())
+    messages.extend(_aws_settings())
     return _one_per_mistake(messages)
 
 
@@ -246,6 +247,24 @@ def _legacy_storage_settings() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _aws_settings() -> list[CheckMessage]:
+    """django-storages' AWS_* settings left behind: this backend never reads them."""
+    aliases = (getattr(settings, "STORAGES", None) or {}).values()
+    if any(str(entry.get("BACKEND", "")).startswith("storages.") for entry in aliases):
+        return []  # django-storages is still in use next to this backend: they are its settings
+    names = sorted(name for name in dir(settings) if name.startswith("AWS_"))
+    if not names:
+        return []
+    return [
+        Warning(
+            f"settings: {', '.join(names)} are django-storages settings; django_minio_backend ignores them.",
+            hint="Move each to its MINIO_* setting or storage option (table in docs/migrating.md), "
+            "then remove it.",
+            id=ID + "W007",
+        )
+    ]
 
 
 def _app_order() -> list[CheckMessage]:
