@@ -171,6 +171,18 @@ OBJECT_OPTIONS: dict[str, Any] = {
 EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTIONS}
 # Upper-case option keys of upstream 4.x that map to another option.
 OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
+# django-storages S3 OPTIONS keys that are not ours, and what to write instead.
+DJANGO_STORAGES_OPTIONS = {
+    "endpoint_url": "'endpoint' (host[:port], no scheme) and 'use_https'",
+    "region_name": "'region'",
+    "querystring_expire": "'url_expiry_hours' (a timedelta)",
+    "querystring_auth": "'public_buckets' for unsigned URLs",
+    "file_overwrite": "'replace_existing' (default False: create-only saves)",
+    "custom_domain": "'external_endpoint'",
+    "default_acl": "'public_buckets' / 'private_buckets'",
+    "object_parameters": "'headers' (boto3 names are accepted)",
+    "use_ssl": "'use_https'",
+}
 # Never recorded in migrations: secrets, and objects that cannot be serialised anyway.
 SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
@@ -183,6 +195,11 @@ def option_key(key: str) -> str:
         key = SETTINGS_BY_NAME[key].option
     if key in EXTRA_OPTIONS or any(s.option == key and s.per_storage for s in SETTINGS):
         return key
+    if key in DJANGO_STORAGES_OPTIONS:
+        raise ImproperlyConfigured(
+            f"django_minio_backend: {key!r} is a django-storages option; use {DJANGO_STORAGES_OPTIONS[key]} "
+            "(see docs/migrating.md)."
+        )
     known = sorted(EXTRA_OPTIONS | {s.option for s in SETTINGS if s.per_storage})
     raise ImproperlyConfigured(
         f"django_minio_backend: unknown storage option {key!r}. Known options: {', '.join(known)}."

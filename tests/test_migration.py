@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import urllib3
 from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
@@ -592,6 +593,11 @@ def test_aws_s3_object_parameters_move_to_the_headers_option(bucket: str, raw_cl
     assert meta["Cache-Control"] == "max-age=86400" and meta["Content-Language"] == "en"
 
 
+def test_django_storages_options_in_storages_name_what_to_write_instead() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"'file_overwrite' .*'replace_existing'"):
+        MinioBackend(bucket_name="x", file_overwrite=False)
+
+
 def test_aws_settings_left_in_place_are_reported(s3_settings) -> None:
     with override_settings(AWS_S3_FILE_OVERWRITE=False, AWS_QUERYSTRING_EXPIRE=600):
         messages = [m for m in run_checks() if m.id == "django_minio_backend.W007"]
@@ -615,6 +621,6 @@ def test_migration_guide_maps_every_aws_setting_the_issue_names() -> None:
         "AWS_S3_OBJECT_PARAMETERS",
         "AWS_S3_REGION_NAME",
     ):
-        assert f"`{name}`" in guide, name
+        assert f"| `{name}" in guide or f"/ `{name}`" in guide, name
     readme = (ROOT / "README.md").read_text()
     assert "docs/migrating.md" in readme
