@@ -42,7 +42,7 @@ def _takes_content(method: Callable[..., Any]) -> bool:
     return True
 
 
-def _adapt_one_argument(method: Callable[..., Any]) -> Callable[..., dict[str, str]]:
+def _adapt_one_argument(cls: type, method: Callable[..., Any]) -> Callable[..., dict[str, str]]:
     """Wrap a django-storages style ``get_object_parameters(self, name)``.
 
     Its boto3 parameters become headers, laid over what this backend would send
@@ -52,14 +52,11 @@ def _adapt_one_argument(method: Callable[..., Any]) -> Callable[..., dict[str, s
 
     @functools.wraps(method)
     def get_object_parameters(self: MinioBackend, name: str, content: Any = None) -> dict[str, str]:
-        from .storage import MinioBackend
-
         own = boto3_headers(method(self, name))
-        base = MinioBackend.get_object_parameters(self, name, content)
+        base: dict[str, str] = super(cls, self).get_object_parameters(name, content)  # type: ignore[misc]
         lowered = {key.lower() for key in own}
         return {**{k: v for k, v in base.items() if k.lower() not in lowered}, **own}
 
-    get_object_parameters._dmb_adapted = True  # type: ignore[attr-defined]
     return get_object_parameters
 
 
@@ -81,7 +78,7 @@ class UpstreamCompatMixin:
         super().__init_subclass__(**kwargs)
         method = cls.__dict__.get("get_object_parameters")
         if callable(method) and not _takes_content(method):
-            cls.get_object_parameters = _adapt_one_argument(method)  # type: ignore[attr-defined]
+            cls.get_object_parameters = _adapt_one_argument(cls, method)  # type: ignore[attr-defined]
 
     # -- attributes ----------------------------------------------------------------
 
