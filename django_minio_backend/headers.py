@@ -56,10 +56,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _utc(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
 def _http_date(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return _utc(value).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _iso_date(value: datetime) -> str:
+    """The ISO 8601 form S3 wants in object-lock headers: ``2030-01-02T03:04:05.000Z``."""
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def user_metadata_headers(metadata: Mapping[str, Any] | None) -> dict[str, str]:
@@ -100,6 +107,8 @@ def boto3_headers(params: Mapping[str, Any] | None) -> dict[str, str]:
             headers.update(user_metadata_headers(value))
         elif key == "Tagging" and isinstance(value, Mapping):
             headers["x-amz-tagging"] = urlencode(dict(value))
+        elif key == "ObjectLockRetainUntilDate" and isinstance(value, datetime):
+            headers[BOTO3_PARAMETERS[key]] = _iso_date(value)
         elif value is not None:
             headers[BOTO3_PARAMETERS.get(key, key)] = _text(value)
     return headers
@@ -109,13 +118,8 @@ def object_lock_headers(retention: Any, legal_hold: bool) -> dict[str, str]:
     """4.x's ``retention`` (a ``minio.retention.Retention``) and ``legal_hold`` as headers."""
     headers = {}
     if retention is not None and getattr(retention, "mode", None):
-        until = retention.retain_until_date
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=timezone.utc)
         headers["x-amz-object-lock-mode"] = str(retention.mode)
-        headers["x-amz-object-lock-retain-until-date"] = (
-            until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        )
+        headers["x-amz-object-lock-retain-until-date"] = _iso_date(retention.retain_until_date)
     if legal_hold:
         headers["x-amz-object-lock-legal-hold"] = "ON"
     return headers
@@ -124,12 +128,13 @@ def object_lock_headers(retention: Any, legal_hold: bool) -> dict[str, str]:
 def option_headers(config: StorageConfig) -> dict[str, str]:
     """The headers the header-like storage options ask for, later ones winning.
 
-    ``metadata`` (3.x meaning), then 4.x's ``headers``, ``user_metadata``,
-    ``retention``/``legal_hold`` and ``extra_headers`` (the last, as minio sent them
-    after everything else). ``headers`` and ``extra_headers`` also take boto3 names.
+    ``metadata`` (3.x meaning), then 4.x's ``headers`` (minio gave them the same
+    meaning), ``user_metadata``, ``retention``/``legal_hold`` and ``extra_headers``
+    (sent as they are, last, as minio did). ``headers`` and ``extra_headers`` also
+    take boto3 names.
     """
     headers = metadata_headers(config.metadata)
-    headers.update(boto3_headers(config.headers))
+    headers.update(metadata_headers(boto3_headers(config.headers)))
     headers.update(user_metadata_headers(config.user_metadata))
     headers.update(object_lock_headers(config.retention, config.legal_hold))
     headers.update(boto3_headers(config.extra_headers))

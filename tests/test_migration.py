@@ -199,7 +199,7 @@ def test_upstream4_object_options_reach_the_server_as_headers(
         s3_server,
         MINIO_DEFAULT_BUCKET=bucket,
         MINIO_PRIVATE_BUCKETS=[bucket],
-        headers={"Cache-Control": "max-age=60"},
+        headers={"Cache-Control": "max-age=60", "team": "web"},
         user_metadata={"owner": "ann"},
         extra_headers={"Content-Language": "de"},
         tags={"project": "alpha"},
@@ -209,6 +209,7 @@ def test_upstream4_object_options_reach_the_server_as_headers(
     stat = raw_client.stat_object(bucket, name)
     assert stat.metadata["Cache-Control"] == "max-age=60"
     assert stat.metadata["X-Amz-Meta-Owner"] == "ann"
+    assert stat.metadata["X-Amz-Meta-Team"] == "web"  # minio made other header keys user metadata
     assert stat.metadata["Content-Language"] == "de"
     assert dict(raw_client.get_object_tags(bucket, name)) == {"project": "alpha"}
 
