@@ -37,6 +37,36 @@ def is_autoreload_parent(argv: Sequence[str], environ: Mapping[str, str]) -> boo
     )
 
 
+# manage.py commands that never read or write files in storage: no on-start check for them.
+COMMANDS_WITHOUT_STORAGE = frozenset(
+    {
+        "help",
+        "version",
+        "makemigrations",
+        "showmigrations",
+        "sqlmigrate",
+        "squashmigrations",
+        "optimizemigration",
+        "makemessages",
+        "compilemessages",
+        "startapp",
+        "startproject",
+        "diffsettings",
+        "dbshell",
+        "sqlflush",
+        "sqlsequencereset",
+        "inspectdb",
+    }
+)
+
+
+def runs_without_storage(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a manage.py command that does not touch storage (or asks for help)."""
+    if len(argv) < 2:
+        return False
+    return argv[1] in COMMANDS_WITHOUT_STORAGE or argv[1] in ("--help", "-h", "--version") or "--help" in argv
+
+
 def _asked_by_an_alias() -> bool:
     """Whether some STORAGES alias turns the on-start check on in its OPTIONS (upstream 4.x style)."""
     from .discovery import minio_aliases
@@ -59,9 +89,28 @@ class DjangoMinioBackendConfig(AppConfig):
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="django_minio_backend.settings")
         asked = global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias()
-        if asked and not is_autoreload_parent(sys.argv, os.environ):
-            from .buckets import initialize_buckets
-            from .discovery import declared_buckets
+        if asked and not is_autoreload_parent(sys.argv, os.environ) and not runs_without_storage(sys.argv):
+            _check_on_start()
 
-            for report in initialize_buckets(declared_buckets(), on_start=True):
-                logger.info("%s", report.line())
+
+def _check_on_start() -> None:
+    """Run the on-start bucket check; a failure is one logged line, never a traceback.
+
+    Django loads every app before every command, ``help`` included: a server that
+    is down must not stop commands that never touch it. Commands that do touch it
+    fail on their own, naming the endpoint.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .buckets import initialize_buckets
+    from .discovery import declared_buckets
+    from .exceptions import PluginError
+
+    try:
+        reports = initialize_buckets(declared_buckets(), on_start=True)
+    except (OSError, PluginError, ImproperlyConfigured) as exc:
+        logger.error("django_minio_backend: on-start bucket check skipped: %s", exc)
+        return
+    for report in reports:
+        for line in report.lines():
+            logger.info("%s", line)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
@@ -15,7 +15,7 @@ from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfi
 
 from . import manager, sdk
 from .exceptions import s3_errors
-from .policies import policies_equal
+from .policies import describe_statement, policies_equal, private_remainder
 
 if TYPE_CHECKING:
     from .storage import MinioBackend
@@ -33,9 +33,10 @@ class BucketReport:
     bucket: str
     public: bool
     created: bool
-    policy: str  # "set", "deleted", "unchanged" or "none"
+    policy: str  # "set", "deleted", "trimmed", "unchanged" or "none"
     dry_run: bool = False
     lifecycle: str = "off"  # the abort-incomplete-uploads rule: "set", "unchanged", "off" or "unsupported"
+    removed: tuple[str, ...] = ()  # statements taken out of a private bucket's policy
 
     def line(self) -> str:
         kind = "public" if self.public else "private"
@@ -43,18 +44,25 @@ class BucketReport:
         policy = {
             "set": "policy would be set" if self.dry_run else "policy set",
             "deleted": "policy would be removed" if self.dry_run else "policy removed",
+            "trimmed": "statements would be removed" if self.dry_run else "statements removed",
             "unchanged": "policy unchanged",
             "none": "no policy",
         }[self.policy]
+        if self.removed:
+            policy += f" ({'; '.join(self.removed)})"
+        if self.policy == "trimmed":
+            policy += ", other statements kept"
+        return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}"
+
+    def lines(self) -> list[str]:
+        """:meth:`line`, then what happened to the incomplete-upload clean-up rule, if anything."""
         lifecycle = {
-            "set": "upload clean-up rule would be set" if self.dry_run else "upload clean-up rule set",
-            "unchanged": "upload clean-up rule unchanged",
-            "off": "",
-            "unsupported": "lifecycle rules not supported by the server (run clean_incomplete_uploads)",
-        }[self.lifecycle]
-        return f"{self.endpoint}/{self.bucket} ({kind}): {verb}, {policy}" + (
-            f", {lifecycle}" if lifecycle else ""
-        )
+            "set": "rule aborting incomplete uploads would be set"
+            if self.dry_run
+            else "rule aborting incomplete uploads set",
+            "unsupported": "the server takes no lifecycle rules: run clean_incomplete_uploads now and then",
+        }.get(self.lifecycle)
+        return [self.line()] + ([f"{self.endpoint}/{self.bucket}: {lifecycle}"] if lifecycle else [])
 
 
 def _current_policy(storage: MinioBackend) -> str | None:
@@ -87,20 +95,36 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
             manager.on_bucket_created(bucket_name=bucket, public=public, storage=storage)
         desired = manager.bucket_policy(bucket_name=bucket, public=public, storage=storage)
         current = None if created else _current_policy(storage)
+        removed: list[dict[str, Any]] = []
         if desired is None:
-            action = "deleted" if current else "none"
+            # Private: take out anonymous grants and our own statements, keep operators' grants.
+            desired, removed = private_remainder(current)
+            if not removed:
+                action = "unchanged" if current else "none"
+            else:
+                action = "trimmed" if desired else "deleted"
         else:
             action = "unchanged" if policies_equal(desired, current) else "set"
         if not dry_run and action == "deleted":
             client.delete_bucket_policy(bucket)
-        elif not dry_run and action == "set":
+        elif not dry_run and action in ("set", "trimmed"):
             client.set_bucket_policy(bucket, json.dumps(desired))
     except BaseException:
         if created and not dry_run:
             client.remove_bucket(bucket)
         raise
+    described = tuple(describe_statement(statement) for statement in removed)
     lifecycle = "off" if created and dry_run else sync_lifecycle(storage, dry_run=dry_run)
-    return BucketReport(storage.config.endpoint, bucket, public, created, action, dry_run, lifecycle)
+    return BucketReport(
+        storage.config.endpoint,
+        bucket,
+        public,
+        created,
+        action,
+        dry_run,
+        lifecycle=lifecycle,
+        removed=described,
+    )
 
 
 def sync_lifecycle(storage: MinioBackend, *, dry_run: bool = False) -> str:

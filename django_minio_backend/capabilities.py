@@ -29,7 +29,7 @@ from .upload import Destination, is_conflict
 
 logger = logging.getLogger("django_minio_backend")
 
-PROBE_PREFIX = ".dmb-probe/"
+PROBE_PREFIX = ".dmb-probe-"
 
 _lock = threading.Lock()
 _known: dict[tuple[str, str], bool] = {}
@@ -69,17 +69,24 @@ def forget() -> None:
 
 def _probe_conditional_put(dest: Destination) -> bool:
     probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
-    client, bucket = dest.client, dest.bucket
+    # Refused at once: a PUT retried after a lost answer found its own first attempt.
+    created = _put_if_absent(dest, probe)
     try:
-        sdk.put_object(client, bucket, probe, b"", {"If-None-Match": "*"})
-        try:
-            sdk.put_object(client, bucket, probe, b"", {"If-None-Match": "*"})
-        except (S3Error, ServerError) as exc:
-            return is_conflict(exc)
-        return False
+        return not created or not _put_if_absent(dest, probe)
     finally:
         with contextlib.suppress(Exception):
-            client.remove_object(bucket, probe)
+            dest.client.remove_object(dest.bucket, probe)
+
+
+def _put_if_absent(dest: Destination, key: str) -> bool:
+    """An empty PUT with ``If-None-Match: *``: True if stored, False if refused as a conflict."""
+    try:
+        sdk.put_object(dest.client, dest.bucket, key, b"", {"If-None-Match": "*"})
+    except (S3Error, ServerError) as exc:
+        if is_conflict(exc):
+            return False
+        raise
+    return True
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class Finding:
 
 
 def survey(dest: Destination, *, use_https: bool) -> list[Finding]:
-    """Probe what ``dest``'s server supports, on scratch keys under ``.dmb-probe/`` (removed after)."""
+    """Probe what ``dest``'s server supports, on scratch keys named ``.dmb-probe-*`` (removed after)."""
     checks: list[tuple[str, Callable[[Destination], Finding]]] = [
         ("conditional PUT (If-None-Match)", _finding_conditional_put),
         ("conditional complete (If-None-Match)", _finding_conditional_complete),

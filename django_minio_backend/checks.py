@@ -14,7 +14,7 @@ from minio.sse import SseCustomerKey
 
 from .capabilities import conditional_put
 from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, resolve
-from .discovery import minio_aliases, model_file_fields
+from .discovery import backend_class, minio_aliases, model_file_fields
 from .upload import cache_locks_across_processes
 
 BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -115,6 +115,7 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
             obj=obj,
             id=ID + "E010",
         )
+    yield from _upstream_options(label, config, obj)
     if config.external_endpoint is None and _explicit(label, "external_endpoint_use_https"):
         yield Warning(
             f"{label}: MINIO_EXTERNAL_ENDPOINT_USE_HTTPS is set but MINIO_EXTERNAL_ENDPOINT is not.",
@@ -122,6 +123,36 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
             obj=obj,
             id=ID + "W001",
         )
+
+
+# Upstream 4.x put_object arguments that have no equivalent here, and what to do instead.
+UNSUPPORTED_OPTIONS = {
+    "checksum": "remove it: uploads are signed with their SHA-256 and the server checks it",
+    "extra_query_params": "remove it; pass headers with the 'headers' option instead",
+}
+
+
+def _upstream_options(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMessage]:
+    for option, instead in UNSUPPORTED_OPTIONS.items():
+        if getattr(config, option) is not None:
+            yield Error(
+                f"{label}: the upstream 4.x option {option!r} is not supported.",
+                hint=instead[0].upper() + instead[1:] + ".",
+                obj=obj,
+                id=ID + "E011",
+            )
+    if config.num_parallel_uploads is not None:
+        yield Warning(
+            f"{label}: num_parallel_uploads is ignored.",
+            hint="Parts are uploaded two at a time, which bounds the memory a save uses; remove the option.",
+            obj=obj,
+            id=ID + "W005",
+        )
+
+
+def config_messages(label: str, config: StorageConfig) -> list[CheckMessage]:
+    """What ``manage.py check`` says about one resolved configuration."""
+    return list(_check_config(label, config, None))
 
 
 def _explicit(label: str, option: str) -> bool:
@@ -151,11 +182,106 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             messages.append(Error(f"{label}: {exc}", id=ID + "E008"))
             continue
         messages.extend(_undeclared(label, config))
+    messages.extend(_legacy_storage_settings())
+    messages.extend(_app_order())
+    messages.extend(_aws_settings())
+    return _one_per_mistake(messages)
+
+
+def _one_per_mistake(messages: list[CheckMessage]) -> list[CheckMessage]:
+    """Merge messages that say the same thing about several places into one.
+
+    Aliases and model fields inherit the top-level settings: one wrong setting
+    would otherwise be reported once per storage that reads it.
+    """
+    merged: dict[tuple[Any, ...], tuple[CheckMessage, list[str]]] = {}
+    for message in messages:
+        label, sep, text = message.msg.partition(": ")
+        if not sep:
+            label, text = "", message.msg
+        key = (message.level, message.id, text, message.hint)
+        if key in merged:
+            merged[key][1].append(label)
+        else:
+            merged[key] = (message, [])
+    result = []
+    for message, others in merged.values():
+        if others:
+            message = type(message)(
+                f"{message.msg} (The same for {', '.join(others)}.)",
+                hint=message.hint,
+                obj=message.obj,
+                id=message.id,
+            )
+        result.append(message)
+    return result
+
+
+def _legacy_storage_settings() -> list[CheckMessage]:
+    """DEFAULT_FILE_STORAGE / STATICFILES_STORAGE naming our backend where Django ignores them."""
+    import django
+
+    if django.VERSION < (5, 1):
+        return []
+    storages = getattr(settings, "STORAGES", None) or {}
+    messages: list[CheckMessage] = []
+    for name, alias in (("DEFAULT_FILE_STORAGE", "default"), ("STATICFILES_STORAGE", "staticfiles")):
+        backend = getattr(settings, name, None)
+        if not isinstance(backend, str) or backend_class(backend) is None:
+            continue
+        if (storages.get(alias) or {}).get("BACKEND") == backend:
+            continue
+        messages.append(
+            Error(
+                f"settings: {name} = {backend!r} is ignored by Django {django.get_version()} "
+                f"(removed in Django 5.1): STORAGES[{alias!r}] is used instead.",
+                hint=f'Use STORAGES = {{..., "{alias}": {{"BACKEND": "{backend}"}}}} and remove {name}.',
+                id=ID + "E012",
+            )
+        )
     return messages
 
 
+def _aws_settings() -> list[CheckMessage]:
+    """django-storages' AWS_* settings left behind: this backend never reads them."""
+    aliases = (getattr(settings, "STORAGES", None) or {}).values()
+    if any(str(entry.get("BACKEND", "")).startswith("storages.") for entry in aliases):
+        return []  # django-storages is still in use next to this backend: they are its settings
+    names = sorted(name for name in dir(settings) if name.startswith("AWS_"))
+    if not names:
+        return []
+    return [
+        Warning(
+            f"settings: {', '.join(names)} are django-storages settings; django_minio_backend ignores them.",
+            hint="Move each to its MINIO_* setting or storage option (table in docs/migrating.md), "
+            "then remove it.",
+            id=ID + "W007",
+        )
+    ]
+
+
+def _app_order() -> list[CheckMessage]:
+    """The fast collectstatic is ours only when our app comes before django.contrib.staticfiles."""
+    from django.apps import apps
+
+    static = ((getattr(settings, "STORAGES", None) or {}).get("staticfiles") or {}).get("BACKEND", "")
+    if backend_class(static) is None or not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    names = [config.name for config in apps.get_app_configs()]
+    if names.index("django_minio_backend") < names.index("django.contrib.staticfiles"):
+        return []
+    return [
+        Warning(
+            "INSTALLED_APPS: django_minio_backend comes after django.contrib.staticfiles, so "
+            "collectstatic is Django's own: it uploads every file, one at a time.",
+            hint='List "django_minio_backend" before "django.contrib.staticfiles" in INSTALLED_APPS.',
+            id=ID + "W006",
+        )
+    ]
+
+
 def _undeclared(label: str, config: StorageConfig) -> list[CheckMessage]:
-    if config.bucket_name in config.private_buckets + config.public_buckets:
+    if config.bucket_name in config.private_buckets + config.public_buckets or config.is_public:
         return []
     return [
         Warning(

@@ -164,10 +164,32 @@ OBJECT_OPTIONS: dict[str, Any] = {
     "cache_control": None,
     "content_disposition": None,
     "content_encoding": None,
+    # Upstream 4.x passed these to minio's put_object; see django_minio_backend.headers.
+    "headers": None,
+    "user_metadata": None,
+    "extra_headers": None,
+    "retention": None,
+    "legal_hold": False,
+    # Accepted so that 4.x settings load; the system checks say what to use instead.
+    "num_parallel_uploads": None,
+    "checksum": None,
+    "extra_query_params": None,
 }
 EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTIONS}
 # Upper-case option keys of upstream 4.x that map to another option.
 OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
+# django-storages S3 OPTIONS keys that are not ours, and what to write instead.
+DJANGO_STORAGES_OPTIONS = {
+    "endpoint_url": "'endpoint' (host[:port], no scheme) and 'use_https'",
+    "region_name": "'region'",
+    "querystring_expire": "'url_expiry_hours' (a timedelta)",
+    "querystring_auth": "'public_buckets' for unsigned URLs",
+    "file_overwrite": "'replace_existing' (default False: create-only saves)",
+    "custom_domain": "'external_endpoint'",
+    "default_acl": "'public_buckets' / 'private_buckets'",
+    "object_parameters": "'headers' (boto3 names are accepted)",
+    "use_ssl": "'use_https'",
+}
 # Never recorded in migrations: secrets, and objects that cannot be serialised anyway.
 SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
@@ -180,6 +202,11 @@ def option_key(key: str) -> str:
         key = SETTINGS_BY_NAME[key].option
     if key in EXTRA_OPTIONS or any(s.option == key and s.per_storage for s in SETTINGS):
         return key
+    if key in DJANGO_STORAGES_OPTIONS:
+        raise ImproperlyConfigured(
+            f"django_minio_backend: {key!r} is a django-storages option; use {DJANGO_STORAGES_OPTIONS[key]} "
+            "(see docs/migrating.md)."
+        )
     known = sorted(EXTRA_OPTIONS | {s.option for s in SETTINGS if s.per_storage})
     raise ImproperlyConfigured(
         f"django_minio_backend: unknown storage option {key!r}. Known options: {', '.join(known)}."
@@ -204,6 +231,26 @@ def alias_options(alias: str) -> dict[str, Any]:
             f"django_minio_backend: storage_name={alias!r} is not a key of settings.STORAGES."
         )
     return normalize_options(storages[alias].get("OPTIONS") or {})
+
+
+def default_storage_name(*, static: bool) -> str | None:
+    """``"staticfiles"`` (static) or ``"default"`` when that alias is a storage of ours, else None.
+
+    Upstream 4.x defaulted ``storage_name`` so, and its users keep every setting in
+    that alias's OPTIONS: ``MinioBackend(bucket_name=...)`` in a model reads them.
+    """
+    from django.utils.module_loading import import_string
+
+    from .storage import MinioBackend, MinioBackendStatic
+
+    alias = "staticfiles" if static else "default"
+    entry = (getattr(settings, "STORAGES", None) or {}).get(alias) or {}
+    try:
+        backend = import_string(entry.get("BACKEND", ""))
+    except ImportError:
+        return None
+    wanted = MinioBackendStatic if static else MinioBackend
+    return alias if isinstance(backend, type) and issubclass(backend, wanted) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,10 +293,21 @@ class StorageConfig:
     cache_control: str | None = None
     content_disposition: str | None = None
     content_encoding: str | None = None
+    headers: dict[str, str] | None = None
+    user_metadata: dict[str, str] | None = None
+    extra_headers: dict[str, str] | None = None
+    retention: Any = dataclasses.field(default=None, compare=False)
+    legal_hold: bool = False
+    num_parallel_uploads: int | None = None
+    checksum: Any = dataclasses.field(default=None, repr=False, compare=False)
+    extra_query_params: dict[str, str] | None = None
 
     @property
     def is_public(self) -> bool:
-        return self.bucket_name in self.public_buckets
+        """Declared public, or the static files bucket not declared private (as 3.x and 4.x forced it)."""
+        if self.bucket_name in self.public_buckets:
+            return True
+        return self.bucket_name == self.static_files_bucket and self.bucket_name not in self.private_buckets
 
     @property
     def signing_region(self) -> str:
@@ -264,7 +322,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
     mistakes are reported by the system checks instead.
     """
     given = normalize_options(options)
-    alias = given.pop("storage_name", None)
+    alias = given.pop("storage_name", None) or default_storage_name(static=static)
     layered = {**(alias_options(alias) if alias else {}), **given}
 
     def value(s: Setting) -> Any:

@@ -17,6 +17,7 @@ from django.core.files.storage import storages
 from django.db import models
 from django.utils.module_loading import import_string
 
+from .conf import StorageConfig
 from .storage import MinioBackend
 
 
@@ -81,6 +82,15 @@ def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, 
                 yield model, field, storage  # type: ignore[misc]
 
 
+def hook_buckets(config: StorageConfig) -> list[str]:
+    """The buckets ``MINIO_POLICY_HOOKS`` names (3.x applied every entry, listed or not)."""
+    return [
+        entry[0]
+        for entry in config.policy_hooks
+        if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)
+    ]
+
+
 def declared_buckets() -> list[MinioBackend]:
     """One storage per distinct (endpoint, bucket) the configuration mentions.
 
@@ -102,7 +112,7 @@ def declared_buckets() -> list[MinioBackend]:
     result: list[MinioBackend] = []
     for base, own in sources:
         config = base.config
-        for name in [*own, *config.private_buckets, *config.public_buckets]:
+        for name in [*own, *config.private_buckets, *config.public_buckets, *hook_buckets(config)]:
             key = (config.endpoint, name)
             if key not in seen:
                 seen.add(key)

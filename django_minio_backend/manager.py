@@ -43,6 +43,21 @@ _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
 
 
+def _import_plugin(path: str) -> object:
+    """A module (``"myproject.minio_plugins"``) or an object in one (``"myproject.plugins.Names"``)."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:  # the module exists but fails to import something itself
+            raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
+    except ImportError as exc:
+        raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
+
+
 def _build() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -56,11 +71,7 @@ def _build() -> pluggy.PluginManager:
         for path in global_setting("MINIO_PLUGINS"):
             if pm.is_blocked(path):
                 continue
-            try:
-                plugin = import_string(path)
-            except ImportError as exc:
-                raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
-            pm.register(plugin, name=path)
+            pm.register(_import_plugin(path), name=path)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or repr(exc.plugin)

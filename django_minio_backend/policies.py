@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# Statements this package writes carry a Sid with this prefix, so that they can be
+# told from grants that operators made outside Django (which are kept).
+OUR_SID_PREFIX = "DjangoMinioBackend"
+
 
 def public_read_policy(bucket_name: str) -> dict[str, Any]:
     """Anyone may read objects; nobody anonymous may list or write.
@@ -16,7 +20,7 @@ def public_read_policy(bucket_name: str) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "PublicRead",
+                "Sid": OUR_SID_PREFIX + "PublicRead",
                 "Effect": "Allow",
                 "Principal": {"AWS": ["*"]},
                 "Action": ["s3:GetObject"],
@@ -63,3 +67,51 @@ def canonical_policy(policy: dict[str, Any] | str | None) -> Any:
 
 def policies_equal(a: dict[str, Any] | str | None, b: dict[str, Any] | str | None) -> bool:
     return canonical_policy(a) == canonical_policy(b)
+
+
+def _is_anonymous_grant(statement: dict[str, Any]) -> bool:
+    """An Allow that anybody, signed in or not, receives (conditions or not)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotPrincipal" in statement:
+        return True  # everybody but the listed principals
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        aws = principal.get("AWS")
+        return "*" in (aws if isinstance(aws, list) else [aws])
+    return False
+
+
+def describe_statement(statement: dict[str, Any]) -> str:
+    """A short name for a statement in reports: its Sid, else effect, principal and actions."""
+    if statement.get("Sid"):
+        return str(statement["Sid"])
+    principal = statement.get("Principal", statement.get("NotPrincipal"))
+    actions = statement.get("Action", statement.get("NotAction"))
+    return f"{statement.get('Effect')} {json.dumps(principal)} {json.dumps(actions)}"
+
+
+def private_remainder(
+    policy: dict[str, Any] | str | None,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Split a private bucket's ``policy`` into what it keeps and what must go.
+
+    What goes: statements that let anonymous users in, and statements this package
+    wrote (Sid prefix ``OUR_SID_PREFIX``). Everything else (grants to named
+    principals, denies) stays. Returns the kept policy (None when no statement is
+    left) and the removed statements.
+    """
+    if policy is None or policy == "":
+        return None, []
+    if isinstance(policy, (str, bytes)):
+        policy = json.loads(policy)
+    statements = policy.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    removed, kept = [], []
+    for statement in statements:
+        ours = str(statement.get("Sid", "")).startswith(OUR_SID_PREFIX)
+        (removed if ours or _is_anonymous_grant(statement) else kept).append(statement)
+    return ({**policy, "Statement": kept} if kept else None), removed

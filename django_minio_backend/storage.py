@@ -26,6 +26,7 @@ from minio.sse import SseCustomerKey
 from . import capabilities, manager, upload
 from .buckets import ensure_bucket_once
 from .client import UrlSigner, client_for, status_http_client
+from .compat import UpstreamCompatMixin
 from .conf import (
     MAX_URL_EXPIRY,
     SECRET_OPTIONS,
@@ -36,6 +37,7 @@ from .conf import (
 )
 from .exceptions import s3_errors
 from .files import MinioFile, ObjectReader
+from .headers import option_headers
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus
 
@@ -66,7 +68,7 @@ def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
-class MinioBackend(Storage):
+class MinioBackend(UpstreamCompatMixin, Storage):
     """Django storage keeping files in one bucket of a MinIO / S3 server.
 
     ``bucket_name`` defaults to ``MINIO_MEDIA_FILES_BUCKET``; every other keyword
@@ -213,7 +215,8 @@ class MinioBackend(Storage):
         if config.bucket_check_on_save:
             ensure_bucket_once(self)
         create_only = not config.replace_existing
-        conditional = create_only and self._honours_conditional_writes()
+        with self._errors("save", name):
+            conditional = create_only and self._honours_conditional_writes()
         body = upload.Body(content, config.multipart_threshold)
         for _ in range(MAX_NAME_ATTEMPTS):
             key = self._key(name)
@@ -236,8 +239,7 @@ class MinioBackend(Storage):
     def _honours_conditional_writes(self) -> bool:
         setting = self.config.conditional_writes
         if setting == "auto":
-            with self._errors("probe conditional writes"):
-                return capabilities.conditional_put(self.destination)
+            return capabilities.conditional_put(self.destination)
         return bool(setting)
 
     @cached_property
@@ -253,7 +255,7 @@ class MinioBackend(Storage):
             progress=config.progress,
         )
 
-    def get_object_parameters(self, name: str, content: Any) -> dict[str, str]:
+    def get_object_parameters(self, name: str, content: Any = None) -> dict[str, str]:
         """The HTTP headers every upload of ``name`` carries.
 
         From the storage options (``cache_control``, ``content_disposition``,
@@ -270,8 +272,7 @@ class MinioBackend(Storage):
         ):
             if getattr(config, option):
                 headers[header] = getattr(config, option)
-        for key, value in (config.metadata or {}).items():
-            headers[f"x-amz-meta-{key}"] = str(value)
+        headers.update(option_headers(config))
         if config.tags:
             headers["x-amz-tagging"] = urlencode(dict(config.tags))
         headers.update(manager.object_parameters(name=name, content=content, storage=self))
@@ -409,6 +410,8 @@ class MinioBackend(Storage):
     def is_minio_available(self) -> MinioServerStatus:
         """Whether the server answers and accepts the credentials, within seconds."""
         config = self.config
+        if not config.endpoint:
+            return MinioServerStatus(False, "MINIO_ENDPOINT is not set (in the settings or the OPTIONS)")
         client = client_for(config, config.http_client or status_http_client())
         try:
             found = client.bucket_exists(self.bucket)

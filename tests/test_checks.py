@@ -52,7 +52,7 @@ def test_good_configuration_has_no_messages() -> None:
         ),
         ({"MINIO_MULTIPART_PART_SIZE": 1024}, "E008", "MINIO_MULTIPART_PART_SIZE"),
         ({"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": True}, "W001", "MINIO_EXTERNAL_ENDPOINT"),
-        ({"MINIO_PRIVATE_BUCKETS": ["dmb-test-private"]}, "W002", "dmb-test-static"),
+        ({"MINIO_PRIVATE_BUCKETS": ["dmb-test-static"]}, "W002", "dmb-test-private"),
         ({"MINIO_MULTIPART_UPLOAD": False}, "W003", "MINIO_MULTIPART_UPLOAD"),
         ({"MINIO_URL_SIGNING_WINDOW": 3600}, "E010", "MINIO_URL_SIGNING_WINDOW"),
     ],

@@ -147,7 +147,7 @@ def test_initialize_buckets_adds_the_upload_rule_and_keeps_other_rules(
         return {rule.rule_id: rule for rule in (config.rules if config else [])}
 
     report = sync_bucket(make_storage(bucket))
-    assert report.lifecycle == "set" and "upload clean-up rule set" in report.line()
+    assert report.lifecycle == "set" and report.lines()[1].endswith(": rule aborting incomplete uploads set")
     assert set(rules()) == {"operators", LIFECYCLE_RULE_ID}
     assert rules()[LIFECYCLE_RULE_ID].abort_incomplete_multipart_upload.days_after_initiation == 7
     assert sync_bucket(make_storage(bucket)).lifecycle == "unchanged"

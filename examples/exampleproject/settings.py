@@ -38,8 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django_minio_backend",  # before staticfiles: its collectstatic is the fast one
     "django.contrib.staticfiles",
-    "django_minio_backend",
     "attachments",
 ]
 MIDDLEWARE = [

@@ -28,6 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"initialize_buckets failed: {exc}") from exc
         if not silenced:
             for report in reports:
-                self.stdout.write(report.line())
+                for line in report.lines():
+                    self.stdout.write(line)
             if not reports:
                 self.stdout.write("No buckets are declared (MINIO_PRIVATE_BUCKETS / MINIO_PUBLIC_BUCKETS).")
