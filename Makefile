@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := ./plugins/dmb-uuid-names ./plugins/dmb-sniff-content-type
 
-.PHONY: venv test lint demo demo-ci clean
+.PHONY: venv test lint demo demo-ci clean readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: venv
 # The same checks without serving (CI).
 demo-ci: venv
 	$(BIN)/python examples/run_demo.py --no-serve
+
+# The README's settings table, generated from the SETTINGS table of django_minio_backend/conf.py.
+readme: venv
+	$(BIN)/python -c "from django.conf import settings; settings.configure(); \
+	from django_minio_backend.conf import write_readme_table; write_readme_table('README.md')"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ option keys too.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +24,66 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_URL_EXPIRY = timedelta(days=7)
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _text(value: Any) -> str:
+    return str(value or "")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _flag(value: Any) -> bool:
+    return bool(value)
+
+
+def _flag_or_none(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _or_none(value: Any) -> Any:
+    return value or None
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value or ())
+
+
+def _part_size(value: Any) -> int:
+    size = int(value)
+    if size < MIN_PART_SIZE:
+        raise ImproperlyConfigured(
+            f"django_minio_backend: MINIO_MULTIPART_PART_SIZE must be at least {MIN_PART_SIZE} bytes."
+        )
+    return size
+
+
+def _conditional_writes(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    raise ImproperlyConfigured(
+        f'django_minio_backend: MINIO_CONDITIONAL_WRITES must be True, False or "auto", not {value!r}.'
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One ``MINIO_*`` setting: its name, option key, default and meaning (for the docs)."""
+    """One ``MINIO_*`` setting: name, default, meaning (Markdown, the README row) and parser.
+
+    ``parse`` turns the configured value into the :class:`StorageConfig` field of
+    the same name as :attr:`option`; it raises ImproperlyConfigured for values that
+    cannot work. Settings that are not per storage are read with :func:`global_setting`.
+    """
 
     name: str
     default: Any
     help: str
+    parse: Callable[[Any], Any] = _as_is
     per_storage: bool = True
 
     @property
@@ -39,106 +92,186 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MINIO_ENDPOINT", "", "Host[:port] of the S3 server the backend talks to."),
+    Setting(
+        "MINIO_ENDPOINT",
+        "",
+        "Host[:port] of the S3 server the backend talks to.",
+        parse=_text,
+    ),
     Setting(
         "MINIO_EXTERNAL_ENDPOINT",
         None,
-        "Host[:port] used in the URLs given to browsers, when it differs from MINIO_ENDPOINT.",
+        "Host[:port] used in the URLs given to browsers, when it differs from `MINIO_ENDPOINT`.",
+        parse=_text_or_none,
     ),
     Setting(
         "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS",
         None,
-        "HTTPS for MINIO_EXTERNAL_ENDPOINT URLs; defaults to MINIO_USE_HTTPS.",
+        "HTTPS for `MINIO_EXTERNAL_ENDPOINT` URLs; `None` follows `MINIO_USE_HTTPS`.",
+        parse=_flag_or_none,
     ),
-    Setting("MINIO_REGION", None, "Region used for signing; None signs for us-east-1 (no lookup)."),
-    Setting("MINIO_ACCESS_KEY", "", "Access key."),
-    Setting("MINIO_SECRET_KEY", "", "Secret key."),
-    Setting("MINIO_USE_HTTPS", False, "Talk to MINIO_ENDPOINT over HTTPS."),
+    Setting(
+        "MINIO_REGION",
+        None,
+        "Region used for signing; `None` signs for `us-east-1` (never looked up over the network).",
+        parse=_text_or_none,
+    ),
+    Setting(
+        "MINIO_ACCESS_KEY",
+        "",
+        "Access key.",
+        parse=_text,
+    ),
+    Setting(
+        "MINIO_SECRET_KEY",
+        "",
+        "Secret key.",
+        parse=_text,
+    ),
+    Setting(
+        "MINIO_USE_HTTPS",
+        False,
+        "Talk to `MINIO_ENDPOINT` over HTTPS.",
+        parse=_flag,
+    ),
     Setting(
         "MINIO_URL_EXPIRY_HOURS",
         timedelta(days=7),
-        "Lifetime of presigned URLs of private buckets (a timedelta, at most 7 days).",
+        "Lifetime of presigned URLs of private buckets (a `timedelta`, at most 7 days).",
     ),
     Setting(
         "MINIO_CONSISTENCY_CHECK_ON_START",
         False,
-        "Run initialize_buckets from AppConfig.ready() (the only network I/O at start-up).",
+        "Run `initialize_buckets` from `AppConfig.ready()`: the only network I/O at start-up.",
+        parse=_flag,
     ),
-    Setting("MINIO_PRIVATE_BUCKETS", [], "Buckets that carry no public policy."),
-    Setting("MINIO_PUBLIC_BUCKETS", [], "Buckets readable by anyone; their URLs are not signed."),
+    Setting(
+        "MINIO_PRIVATE_BUCKETS",
+        [],
+        (
+            "Buckets that no anonymous user may read or write; URLs are presigned. `initialize_buckets` "
+            "removes anonymous grants and this package's own statements from their policies and keeps other "
+            "grants."
+        ),
+        parse=_tuple,
+    ),
+    Setting(
+        "MINIO_PUBLIC_BUCKETS",
+        [],
+        "Buckets anyone may read objects of; URLs are not signed.",
+        parse=_tuple,
+    ),
     Setting(
         "MINIO_POLICY_HOOKS",
         [],
-        "List of (bucket_name, policy_dict) pairs that override the policy of those buckets.",
+        (
+            "`(bucket_name, policy_dict)` pairs overriding those buckets' policies; `initialize_buckets` "
+            "creates a named bucket that is in neither list (private)."
+        ),
+        parse=_tuple,
     ),
     Setting(
         "MINIO_MEDIA_FILES_BUCKET",
         MEDIA_BUCKET_DEFAULT,
-        "Bucket of MinioBackend when no bucket_name is given.",
+        "Bucket of `MinioBackend` when no `bucket_name` is given.",
     ),
     Setting(
         "MINIO_STATIC_FILES_BUCKET",
         STATIC_BUCKET_DEFAULT,
-        "Bucket of MinioBackendStatic (collectstatic).",
+        "Bucket of `MinioBackendStatic` (`collectstatic`); public unless listed in `MINIO_PRIVATE_BUCKETS`.",
     ),
     Setting(
         "MINIO_BUCKET_CHECK_ON_SAVE",
         True,
-        "Create the bucket on the first save if it is missing (checked once per process and bucket).",
+        "Create the bucket on the first save if missing (checked once per process and bucket).",
+        parse=_flag,
     ),
     Setting(
         "MINIO_HTTP_CLIENT",
         None,
-        "A urllib3.PoolManager used for every request; None builds one with short timeouts.",
+        (
+            "A `urllib3.PoolManager` used for every request; `None` builds one with 5 s connect / 30 s read "
+            "timeouts and 3 retries."
+        ),
     ),
     Setting(
         "MINIO_CONDITIONAL_WRITES",
         "auto",
-        'Create-only saves: "auto" asks the server once per process whether it honours If-None-Match '
-        "(then uses it, or else locks names); True or False force the answer.",
+        (
+            'Create-only saves. `"auto"` asks the server once per process and bucket whether it refuses '
+            "`If-None-Match: *` over an existing object, then uses it, or else locks names (across "
+            "processes through a shared default cache; `check --deploy` warns otherwise). `True` or "
+            "`False` force the answer."
+        ),
+        parse=_conditional_writes,
     ),
     Setting(
         "MINIO_ABORT_INCOMPLETE_UPLOADS_DAYS",
         7,
-        "initialize_buckets adds a lifecycle rule aborting multipart uploads left incomplete this many "
-        "days; None removes the rule (other lifecycle rules are never touched).",
+        (
+            "`initialize_buckets` adds a lifecycle rule aborting multipart uploads left incomplete this "
+            "many days; `None` removes it. Other lifecycle rules of the bucket are never touched."
+        ),
+        parse=_or_none,
     ),
     Setting(
         "MINIO_MULTIPART_THRESHOLD",
         16 * 1024 * 1024,
         "Content longer than this is uploaded in parts (read in bounded chunks; no size needed).",
+        parse=int,
     ),
     Setting(
         "MINIO_MULTIPART_PART_SIZE",
         16 * 1024 * 1024,
-        "Part size of multipart uploads; bounds the memory a save uses (minimum 5 MiB).",
+        "Part size of multipart uploads; bounds the memory a save uses (at least 5 MiB).",
+        parse=_part_size,
     ),
     Setting(
         "MINIO_UPLOAD_PREFIX",
         False,
-        "Prefix every saved name with the upload_to_prefix hook's answer (name strategy).",
+        (
+            "Prefix every saved name with the `upload_to_prefix` hook's answer (a name strategy for the "
+            "default storage)."
+        ),
+        parse=_flag,
     ),
     Setting(
         "MINIO_MULTIPART_UPLOAD",
         True,
-        "Accepted for upstream 4.x; False is ignored (parts keep memory bounded), see check W003.",
+        (
+            "Accepted for upstream 4.x configurations; `False` is ignored because parts keep memory bounded "
+            "(check `W003`)."
+        ),
+        parse=_flag,
     ),
     Setting(
         "MINIO_URL_CACHING_ENABLED",
         False,
-        "Cache presigned URLs in Django's default cache (no request per url(), ever).",
+        "Cache presigned URLs in Django's default cache.",
+        parse=_flag,
     ),
     Setting(
         "MINIO_URL_CACHE_TIMEOUT",
         None,
-        "Seconds a cached URL is kept; None is 80% of MINIO_URL_EXPIRY_HOURS, never past expiry.",
+        (
+            "Seconds a cached URL is kept; `None` is 80% of the URL lifetime. Never longer than the signature"
+            " is valid."
+        ),
     ),
-    Setting("MINIO_URL_CACHE_PREFIX", "minio_url_", "Prefix of the URL cache keys."),
+    Setting(
+        "MINIO_URL_CACHE_PREFIX",
+        "minio_url_",
+        "Prefix of the URL cache keys.",
+        parse=str,
+    ),
     Setting(
         "MINIO_URL_SIGNING_WINDOW",
         None,
-        "A timedelta: sign with the time rounded down to it, so an object keeps one URL per window "
-        "(browser caching); URLs stay valid at least MINIO_URL_EXPIRY_HOURS minus the window.",
+        (
+            "A `timedelta`: sign with the time rounded down to it, so an object keeps one URL per window and "
+            "browsers can cache it; lifetime stays at least `MINIO_URL_EXPIRY_HOURS`."
+        ),
+        parse=_or_none,
     ),
     Setting(
         "MINIO_PLUGINS",
@@ -255,9 +388,13 @@ def default_storage_name(*, static: bool) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class StorageConfig:
-    """The resolved configuration of one storage."""
+    """The resolved configuration of one storage.
 
-    bucket_name: str
+    One field per per-storage row of :data:`SETTINGS` (same name as its option,
+    typed as its ``parse`` returns), then ``bucket_name``, ``replace_existing`` and
+    the :data:`OBJECT_OPTIONS`. ``tests/test_conf.py`` fails on a row without a field.
+    """
+
     endpoint: str
     external_endpoint: str | None
     external_endpoint_use_https: bool
@@ -266,6 +403,7 @@ class StorageConfig:
     secret_key: str = dataclasses.field(repr=False)
     use_https: bool
     url_expiry_hours: timedelta
+    consistency_check_on_start: bool
     private_buckets: tuple[str, ...]
     public_buckets: tuple[str, ...]
     policy_hooks: tuple[Any, ...]  # (bucket_name, policy) pairs; checks report malformed ones
@@ -278,13 +416,13 @@ class StorageConfig:
     multipart_threshold: int
     multipart_part_size: int
     upload_prefix: bool
+    multipart_upload: bool
+    url_caching_enabled: bool
+    url_cache_timeout: int | None
+    url_cache_prefix: str
+    url_signing_window: timedelta | None
+    bucket_name: str
     replace_existing: bool
-    consistency_check_on_start: bool = False
-    multipart_upload: bool = True
-    url_caching_enabled: bool = False
-    url_cache_timeout: int | None = None
-    url_cache_prefix: str = "minio_url_"
-    url_signing_window: timedelta | None = None
     location: str = ""
     metadata: dict[str, str] | None = None
     sse: Any = dataclasses.field(default=None, repr=False, compare=False)
@@ -330,59 +468,45 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
             return layered[s.option]
         return global_setting(s.name)
 
-    values = {s.option: value(s) for s in SETTINGS if s.per_storage}
+    values = {s.option: s.parse(value(s)) for s in SETTINGS if s.per_storage}
     if values["external_endpoint_use_https"] is None:
-        values["external_endpoint_use_https"] = bool(values["use_https"])
+        values["external_endpoint_use_https"] = values["use_https"]
     bucket_default = values["static_files_bucket" if static else "media_files_bucket"]
-    bucket = layered.get("bucket_name") or bucket_default
-    part_size = int(values["multipart_part_size"])
-    if part_size < MIN_PART_SIZE:
-        raise ImproperlyConfigured(
-            f"django_minio_backend: MINIO_MULTIPART_PART_SIZE must be at least {MIN_PART_SIZE} bytes."
-        )
     return StorageConfig(
-        bucket_name=bucket,
-        endpoint=str(values["endpoint"] or ""),
-        external_endpoint=values["external_endpoint"] or None,
-        external_endpoint_use_https=bool(values["external_endpoint_use_https"]),
-        region=values["region"] or None,
-        access_key=str(values["access_key"] or ""),
-        secret_key=str(values["secret_key"] or ""),
-        use_https=bool(values["use_https"]),
-        url_expiry_hours=values["url_expiry_hours"],
-        private_buckets=tuple(values["private_buckets"] or ()),
-        public_buckets=tuple(values["public_buckets"] or ()),
-        policy_hooks=tuple(values["policy_hooks"] or ()),
-        media_files_bucket=values["media_files_bucket"],
-        static_files_bucket=values["static_files_bucket"],
-        bucket_check_on_save=bool(values["bucket_check_on_save"]),
-        http_client=values["http_client"],
-        conditional_writes=_conditional_writes(values["conditional_writes"]),
-        abort_incomplete_uploads_days=values["abort_incomplete_uploads_days"] or None,
-        multipart_threshold=int(values["multipart_threshold"]),
-        multipart_part_size=part_size,
-        upload_prefix=bool(values["upload_prefix"]),
+        **values,
+        bucket_name=layered.get("bucket_name") or bucket_default,
         replace_existing=bool(layered.get("replace_existing", False)),
-        consistency_check_on_start=bool(values["consistency_check_on_start"]),
-        multipart_upload=bool(values["multipart_upload"]),
-        url_caching_enabled=bool(values["url_caching_enabled"]),
-        url_cache_timeout=values["url_cache_timeout"],
-        url_cache_prefix=str(values["url_cache_prefix"]),
-        url_signing_window=values["url_signing_window"] or None,
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
     )
 
 
-def _conditional_writes(value: Any) -> bool | str:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() == "auto":
-        return "auto"
-    raise ImproperlyConfigured(
-        f'django_minio_backend: MINIO_CONDITIONAL_WRITES must be True, False or "auto", not {value!r}.'
-    )
+def _shown(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return f"timedelta(days={value.days})" if not value.seconds else f"timedelta(seconds={value.seconds})"
+    return repr(value)
+
+
+def settings_table() -> str:
+    """The README's settings table, in Markdown, generated from :data:`SETTINGS`."""
+    lines = ["| Setting | Option | Default | Meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        option = f"`{s.option}`" if s.per_storage else "—"
+        lines.append(f"| `{s.name}` | {option} | `{_shown(s.default)}` | {s.help} |")
+    return "\n".join(lines) + "\n"
 
 
 def is_setting_of_ours(name: str) -> bool:
     """True for settings whose change must drop cached configuration."""
     return name.startswith("MINIO_") or name == "STORAGES"
+
+
+def write_readme_table(path: str) -> None:
+    """Replace the settings table of the README at ``path`` with :func:`settings_table`."""
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text()
+    start = text.index("| Setting | Option | Default | Meaning |")
+    end = text.index("<!-- end of settings table -->")
+    readme.write_text(text[:start] + settings_table() + text[end:])
+
