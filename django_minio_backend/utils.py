@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .exceptions import ConfigurationError, PrivatePublicMixedError
+from .exceptions import ConfigurationError
 from .status import MinioServerStatus
 
-__all__ = ["ConfigurationError", "MinioServerStatus", "PrivatePublicMixedError"]
+__all__ = ["ConfigurationError", "MinioServerStatus"]
