@@ -49,6 +49,16 @@ _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
 
 
+def _import_plugin(path: str) -> object:
+    """The module ``path`` names (``"myproject.minio_plugins"``), else the object (``"module.plugin"``)."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:  # a parent is missing, or the module imports something missing
+            raise
+    return import_string(path)
+
+
 def _build() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -63,7 +73,7 @@ def _build() -> pluggy.PluginManager:
             if pm.is_blocked(path):
                 continue
             try:
-                plugin = import_string(path)
+                plugin = _import_plugin(path)
             except ImportError as exc:
                 raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
             pm.register(plugin, name=path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import StringIO
@@ -48,6 +49,16 @@ def test_builtins_are_registered_and_listed(s3_settings) -> None:
 def test_iso_date_prefix_hook_is_the_default_name_strategy(s3_settings) -> None:
     with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY):
         assert plugin_prefix(None, "a.txt") == f"{get_iso_date()}/a.txt"
+
+
+def test_module_path_in_minio_plugins_registers_the_module(s3_settings, monkeypatch) -> None:
+    import tests
+
+    # As in a fresh process: the module not imported yet, so not an attribute of its package.
+    monkeypatch.delitem(sys.modules, "tests.module_plugin", raising=False)
+    monkeypatch.delattr(tests, "module_plugin", raising=False)
+    with override_settings(MINIO_PLUGINS=["tests.module_plugin"], MINIO_DISABLED_PLUGINS=THIRD_PARTY):
+        assert plugin_prefix(None, "a.txt") == "from-a-module/a.txt"
 
 
 @pytest.mark.hook("upload_to_prefix")
