@@ -4,6 +4,8 @@
     nox -s tests-3.12-django5.2     # one of them
     nox                             # all of them (what .ci/matrix runs)
     nox -s tests-3.13-django6.0 -- -k storage   # extra args go to pytest
+    nox -s lowest                   # the oldest versions pyproject.toml allows
+    nox -s newest                   # the newest release of everything
 
 Interpreters are looked up on PATH (python3.X) and in pyenv's versions folder,
 so no pyenv shims or interactive shell are needed. A session whose interpreter
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -29,6 +32,14 @@ DJANGO_PYTHONS: dict[str, tuple[str, ...]] = {
 }
 
 PLUGINS = ("./plugins/dmb-uuid-names", "./plugins/dmb-sniff-content-type")
+PYPROJECT = nox.project.load_toml(Path(__file__).resolve().parent / "pyproject.toml")
+
+# Oldest and newest Python that requires-python allows and this matrix knows.
+LOWEST_PYTHON = "3.10"
+NEWEST_PYTHON = "3.13"
+# selenium's releases that take urllib3 1.26 are older than the pinned one; the
+# browser tests don't care which selenium drives Chromium.
+UNPIN_ON_LOWEST = ("selenium",)
 
 nox.options.default_venv_backend = "virtualenv"
 # Never fetch a Python build from the network: use what the machine has.
@@ -123,6 +134,84 @@ def _make_session(python: str, django: str) -> None:
     nox.session(name=name, python=interpreter)(tests)
 
 
+def lowest_constraints() -> list[str]:
+    """``name==floor`` for every runtime dependency with a lower bound in pyproject.toml.
+
+    ``minio>=7.2,<8`` gives ``minio==7.2`` (which pip matches to 7.2.0); a
+    dependency without a floor (certifi) is left to the resolver.
+    """
+    pins = []
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        match = re.match(r"^([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*(.*)$", requirement)
+        assert match, requirement
+        name, specifiers = match.groups()
+        floor = re.search(r">=\s*([0-9][0-9A-Za-z.]*)", specifiers)
+        if floor:
+            pins.append(f"{name}=={floor.group(1)}")
+    return pins
+
+
+def _test_requirements(unpin: tuple[str, ...] = ()) -> list[str]:
+    """The ``test`` extra of pyproject.toml, with the pins of ``unpin`` dropped."""
+    result = []
+    for requirement in PYPROJECT["project"]["optional-dependencies"]["test"]:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        result.append(name if name.lower() in unpin else requirement)
+    return result
+
+
+def _report_versions(session: nox.Session) -> None:
+    session.run(
+        "python",
+        "-c",
+        "import sys; from importlib.metadata import version as v; print('python', sys.version.split()[0], "
+        "*(f'| {d} {v(d)}' for d in ('django', 'minio', 'pluggy', 'urllib3')))",
+    )
+
+
+def _versions_session(name: str, python: str, install: list[str], doc: str) -> None:
+    interpreter = find_python(python)
+    if interpreter is None:
+
+        def missing(session: nox.Session) -> None:
+            session.skip(f"Python {python} not found on this machine: the {name} versions go untested here")
+
+        missing.__doc__ = f"{doc} (Python {python} missing: skipped)"
+        nox.session(name=name, python=False, venv_backend="none")(missing)
+        return
+
+    def run(session: nox.Session) -> None:
+        args = list(install)
+        if name == "lowest":
+            constraints = Path(session.create_tmp()) / "lowest-constraints.txt"
+            constraints.write_text("\n".join(lowest_constraints()) + "\n")
+            args = ["-c", str(constraints), *args]
+        session.install(*args)
+        _report_versions(session)
+        # The plugins' own tests register them with the core's manager: pluggy's floor matters there.
+        # They run first so that the suite's closing line is the last one (.ci/matrix reads it).
+        for plugin in PLUGINS:
+            with session.chdir(plugin):
+                session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+        session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+    run.__doc__ = f"{doc} ({interpreter})"
+    nox.session(name=name, python=interpreter)(run)
+
+
 for _django, _pythons in DJANGO_PYTHONS.items():
     for _python in _pythons:
         _make_session(_python, _django)
+
+_versions_session(
+    "lowest",
+    LOWEST_PYTHON,
+    ["-e", ".", *_test_requirements(unpin=UNPIN_ON_LOWEST), *PLUGINS],
+    "The suite on the oldest Python and the lowest version of every dependency pyproject.toml allows",
+)
+_versions_session(
+    "newest",
+    NEWEST_PYTHON,
+    ["--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]", *PLUGINS],
+    "The suite on the newest Python and the newest release of every dependency",
+)

@@ -16,4 +16,5 @@ __all__ = [
     "iso_date_prefix",
     "plugin_prefix",
 ]
+# The one place the version is written: pyproject.toml reads it from here.
 __version__ = "5.0.0"

@@ -509,4 +509,3 @@ def write_readme_table(path: str) -> None:
     start = text.index("| Setting | Option | Default | Meaning |")
     end = text.index("<!-- end of settings table -->")
     readme.write_text(text[:start] + settings_table() + text[end:])
-

@@ -17,10 +17,6 @@ class ConfigurationError(ImproperlyConfigured):
     """A setting or storage option cannot work; the message names it."""
 
 
-class PrivatePublicMixedError(ConfigurationError):
-    """A bucket is declared both private and public."""
-
-
 class PluginError(RuntimeError):
     """A plugin failed; ``plugin_name`` says which one."""
 

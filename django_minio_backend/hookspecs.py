@@ -3,6 +3,12 @@
 Every hook is called with keyword arguments; an implementation may accept any
 subset of them. Argument names are public API and never change meaning.
 Plugins mark their implementations with :data:`django_minio_backend.hookimpl`.
+
+An exception raised by an implementation fails the operation as a
+:class:`~django_minio_backend.exceptions.PluginError` naming the plugin, except
+Django's deliberate refusals (``SuspiciousOperation`` such as
+``SuspiciousFileOperation``, ``ValidationError``, ``PermissionDenied``), which
+reach the caller unchanged.
 """
 
 from __future__ import annotations
@@ -51,13 +57,16 @@ def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None)
 
 
 @hookspec(firstresult=True)
-def content_type_guess(name: str, content: File) -> str | None:
+def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
     """Return the MIME type to store ``content`` under ``name`` with, or None.
 
-    An implementation that reads from ``content`` must leave its position where it
-    found it. The first non-None answer wins. Built-ins: the upload's own
-    ``content_type`` attribute, then :mod:`mimetypes` on the name (both trylast).
-    When nobody answers the storage uses ``application/octet-stream``.
+    ``storage`` is the MinioBackend doing the upload (its ``config`` holds the
+    resolved settings); an implementation written before it was passed, taking
+    only ``name`` and ``content``, keeps working. An implementation that reads
+    from ``content`` must leave its position where it found it. The first non-None
+    answer wins. Built-ins: the upload's own ``content_type`` attribute, then
+    :mod:`mimetypes` on the name (both trylast). When nobody answers the storage
+    uses ``application/octet-stream``.
     """
 
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
 from django.utils.module_loading import import_string
 
 from . import hookspecs
@@ -38,6 +39,11 @@ DEFAULT_PLUGINS = (
     "django_minio_backend.plugins.upload_content_type",
     "django_minio_backend.plugins.mimetypes_guess",
 )
+
+# Django's own refusals: a plugin raises them on purpose (an unsafe name, a file
+# it rejects, a user it won't serve), and Django's callers know how to answer them
+# (a form error, a 400, a 403). Everything else is a plugin bug: PluginError.
+PASSED_THROUGH: tuple[type[Exception], ...] = (SuspiciousOperation, ValidationError, PermissionDenied)
 
 _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
@@ -121,6 +127,8 @@ def _call(hook: str, **kwargs: Any) -> Any:
     caller: Callable[..., Any] = getattr(pm.hook, hook)
     try:
         return caller(**kwargs)
+    except PASSED_THROUGH:
+        raise
     except Exception as exc:
         raise PluginError(_culprit(pm, hook, sys.exc_info()[2]), hook, exc) from exc
 
@@ -135,9 +143,9 @@ def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None)
     return _call("upload_to_prefix", instance=instance, filename=filename, storage=storage)
 
 
-def content_type_guess(name: str, content: File) -> str | None:
+def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
     """The MIME type plugins guess for ``content``, or None."""
-    return _call("content_type_guess", name=name, content=content)
+    return _call("content_type_guess", name=name, content=content, storage=storage)
 
 
 def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str]:

@@ -24,8 +24,5 @@ class MinioServerStatus:
     def details(self) -> str:
         return "\n".join(d for d in self._details if d)
 
-    def add_message(self, text: str) -> None:
-        self._details.append(text)
-
     def __repr__(self) -> str:
         return "MinIO is available" if self._available else "MinIO is NOT available"

@@ -277,7 +277,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             headers["x-amz-tagging"] = urlencode(dict(config.tags))
         headers.update(manager.object_parameters(name=name, content=content, storage=self))
         if not any(k.lower() == "content-type" for k in headers):
-            guessed = manager.content_type_guess(name=name, content=content)
+            guessed = manager.content_type_guess(name=name, content=content, storage=self)
             headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
         if config.sse is not None:
             headers.update(config.sse.headers())

@@ -6,8 +6,11 @@ from typing import Any
 
 from django.conf import settings
 
-from .exceptions import ConfigurationError, PrivatePublicMixedError
+from .exceptions import ConfigurationError
 from .status import MinioServerStatus
+
+# Upstream 3.x/4.x import path; this package reports mixed bucket lists as check E001 instead.
+PrivatePublicMixedError = ConfigurationError
 
 __all__ = [
     "ConfigurationError",

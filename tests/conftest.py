@@ -10,12 +10,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 from django.test import override_settings
 from minio import Minio
 
-from django_minio_backend import MinioBackend
+from django_minio_backend import MinioBackend, manager
 from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, server_from_env
+
+from .hook_contract import hook_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_BUCKETS = ("dmb-test-private", "dmb-test-public", "dmb-test-static")
@@ -134,3 +137,42 @@ def public_storage(bucket: str, make_storage: Callable[..., MinioBackend]) -> Mi
     storage = make_storage(bucket, private_buckets=[], public_buckets=[bucket])
     sync_bucket(storage)
     return storage
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hook(name, ...): the test proves these hooks; fails unless it calls each through the plugin manager",
+    )
+
+
+@pytest.fixture(autouse=True)
+def hook_calls_are_checked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a ``@pytest.mark.hook(name)`` test that never called hook ``name`` with an implementation.
+
+    Every plugin manager built during the test is monitored, so the marker can't
+    claim a hook the test doesn't exercise.
+    """
+    names = {name for mark in request.node.iter_markers("hook") for name in mark.args}
+    if not names:
+        yield
+        return
+    unknown = names - set(hook_specs())
+    assert not unknown, f"@pytest.mark.hook names no hook spec: {sorted(unknown)}"
+    called: set[str] = set()
+    build = manager._build
+
+    def monitored_build() -> pluggy.PluginManager:
+        pm = build()
+        pm.add_hookcall_monitoring(
+            lambda hook_name, impls, kwargs: called.add(hook_name) if impls else None,
+            lambda outcome, hook_name, impls, kwargs: None,
+        )
+        return pm
+
+    monkeypatch.setattr(manager, "_build", monitored_build)
+    manager.reset()
+    yield
+    manager.reset()
+    uncalled = sorted(names - called)
+    assert not uncalled, f"marked @pytest.mark.hook but never called through the plugin manager: {uncalled}"

@@ -49,6 +49,7 @@ class PdfDownloads:
         return {"Content-Disposition": "attachment"} if name.endswith(".pdf") else None
 
 
+@pytest.mark.hook("object_parameters")
 def test_object_parameters_hook_sets_headers_per_name(storage: MinioBackend, raw_client: Minio) -> None:
     pm = manager.get_plugin_manager()
     pm.register(PdfDownloads(), name="pdf-downloads")

@@ -187,7 +187,8 @@ def test_refused_delete_is_reported_and_exits_non_zero(
     def refuse_first(bucket: str, objects: Iterator[DeleteObject]) -> Iterator[DeleteError]:
         # A multi-object delete answers per key; this one refuses the first key as a locked object would.
         held, *rest = objects
-        yield DeleteError("AccessDenied", "Access Denied.", held.name, None)
+        name = getattr(held, "name", None) or held._name  # minio 7.2.0's DeleteObject keeps it private
+        yield DeleteError("AccessDenied", "Access Denied.", name, None)
         yield from remove_objects(bucket, iter(rest))
 
     monkeypatch.setattr(orphans_storage.client, "remove_objects", refuse_first)

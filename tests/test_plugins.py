@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 
 import pytest
 import urllib3
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import override_settings
@@ -16,6 +19,7 @@ from minio import Minio
 from django_minio_backend import MinioBackend, hookimpl, hookspecs, manager, plugin_prefix
 from django_minio_backend.exceptions import ConfigurationError, PluginError
 from django_minio_backend.names import get_iso_date
+from django_minio_backend.policies import policies_equal
 
 from . import sample_plugins
 
@@ -47,6 +51,17 @@ def test_iso_date_prefix_hook_is_the_default_name_strategy(s3_settings) -> None:
         assert plugin_prefix(None, "a.txt") == f"{get_iso_date()}/a.txt"
 
 
+def test_module_path_in_minio_plugins_registers_the_module(s3_settings, monkeypatch) -> None:
+    import tests
+
+    # As in a fresh process: the module not imported yet, so not an attribute of its package.
+    monkeypatch.delitem(sys.modules, "tests.module_plugin", raising=False)
+    monkeypatch.delattr(tests, "module_plugin", raising=False)
+    with override_settings(MINIO_PLUGINS=["tests.module_plugin"], MINIO_DISABLED_PLUGINS=THIRD_PARTY):
+        assert plugin_prefix(None, "a.txt") == "from-a-module/a.txt"
+
+
+@pytest.mark.hook("upload_to_prefix")
 def test_plugin_from_setting_changes_prefix_and_blocking_it_restores_default(s3_settings) -> None:
     with override_settings(
         MINIO_PLUGINS=["tests.sample_plugins.fixed_prefix"], MINIO_DISABLED_PLUGINS=THIRD_PARTY
@@ -73,6 +88,7 @@ def test_upload_prefix_option_applies_hook_to_every_save(
         assert storage.save("doc.txt", ContentFile(b"x")) == "fixed/doc.txt"
 
 
+@pytest.mark.hook("content_type_guess")
 def test_content_type_plugin_wins_over_builtins(storage: MinioBackend, raw_client: Minio) -> None:
     with override_settings(
         MINIO_PLUGINS=["tests.sample_plugins.markdown"], MINIO_DISABLED_PLUGINS=THIRD_PARTY
@@ -113,6 +129,7 @@ def test_raising_plugin_fails_save_naming_plugin_and_writes_nothing(storage: Min
     assert not storage.exists("a.txt")
 
 
+@pytest.mark.hook("on_bucket_created")
 def test_on_bucket_created_runs_for_created_buckets_only(s3_settings, bucket_name: str) -> None:
     sample_plugins.recorder.created.clear()
     with override_settings(
@@ -194,17 +211,85 @@ def test_installed_plugins_work_end_to_end_through_a_model(s3_settings, raw_clie
     assert stat.content_type == "text/plain"
 
 
-def test_every_hookspec_is_documented() -> None:
-    from pathlib import Path
+@contextmanager
+def registered(plugin: object, name: str) -> Iterator[None]:
+    """``plugin`` registered under ``name`` on the real plugin manager for the block."""
+    pm = manager.get_plugin_manager()
+    pm.register(plugin, name=name)
+    try:
+        yield
+    finally:
+        pm.unregister(name=name)
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
-    specs = [n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "django_minio_backend_spec")]
-    assert sorted(specs) == [
-        "bucket_policy",
-        "content_type_guess",
-        "object_parameters",
-        "on_bucket_created",
-        "upload_to_prefix",
-    ]
-    for name in specs:
-        assert f"### `{name}(" in doc, f"hook {name} is not documented in docs/plugins.md"
+
+@pytest.mark.hook("content_type_guess")
+def test_content_type_guess_receives_the_storage_doing_the_upload(
+    storage: MinioBackend, raw_client: Minio
+) -> None:
+    seen: list[object] = []
+
+    class PerBucket:
+        @hookimpl
+        def content_type_guess(self, name: str, content: object, storage: MinioBackend) -> str:
+            seen.append(storage)
+            return f"text/x-{storage.bucket}"
+
+    with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY), registered(PerBucket(), "per-bucket"):
+        storage.save("notes.txt", ContentFile(b"# hi"))
+    assert seen == [storage]
+    assert raw_client.stat_object(storage.bucket, "notes.txt").content_type == f"text/x-{storage.bucket}"
+
+
+@pytest.mark.hook("content_type_guess")
+def test_content_type_plugin_taking_only_name_and_content_keeps_working(
+    storage: MinioBackend, raw_client: Minio
+) -> None:
+    class BeforeStorageWasPassed:
+        @hookimpl
+        def content_type_guess(self, name: str, content: ContentFile) -> str | None:
+            return "text/csv" if content.read(2) == b"a," else None
+
+    with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY), registered(BeforeStorageWasPassed(), "old"):
+        storage.save("table.txt", ContentFile(b"a,b\n1,2\n"))
+    assert raw_client.stat_object(storage.bucket, "table.txt").content_type == "text/csv"
+
+
+@pytest.mark.hook("upload_to_prefix")
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        SuspiciousFileOperation("hidden names are not accepted"),
+        ValidationError("not on this bucket"),
+        PermissionDenied("uploads are closed"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_django_refusal_raised_by_a_plugin_reaches_the_caller_unwrapped(
+    refusal: Exception, bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    class Refusing:
+        @hookimpl
+        def upload_to_prefix(self, filename: str) -> str:
+            raise refusal
+
+    storage = make_storage(bucket, upload_prefix=True)
+    with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY), registered(Refusing(), "refusing"):
+        with pytest.raises(type(refusal)) as raised:
+            storage.save(".env", ContentFile(b"x"))
+    assert raised.value is refusal
+    assert not storage.listdir("")[1]
+
+
+@pytest.mark.hook("bucket_policy")
+def test_bucket_policy_plugin_gives_a_new_bucket_its_policy(
+    s3_settings, bucket_name: str, raw_client: Minio
+) -> None:
+    class SharedPrefix:
+        @hookimpl
+        def bucket_policy(self, bucket_name: str) -> dict[str, object]:
+            return sample_plugins.shared_prefix_policy(bucket_name)
+
+    with override_settings(MINIO_PRIVATE_BUCKETS=[bucket_name]), registered(SharedPrefix(), "shared-prefix"):
+        call_command("initialize_buckets", stdout=StringIO())
+    expected = sample_plugins.shared_prefix_policy(bucket_name)
+    assert policies_equal(expected, raw_client.get_bucket_policy(bucket_name))

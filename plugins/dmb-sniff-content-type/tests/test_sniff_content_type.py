@@ -7,9 +7,9 @@ import struct
 import zipfile
 import zlib
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
-import pluggy
 import pytest
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -176,36 +176,19 @@ def test_sniff_helper() -> None:
     assert sniff(TEXT) is None
 
 
-def _hookspecs() -> object:
-    """The core's hook specifications, or (core not importable) the one this plugin implements."""
-    try:
-        from django_minio_backend import hookspecs
-    except ImportError:
-        spec = pluggy.HookspecMarker("django_minio_backend")
+def test_called_through_the_core_manager_first(core_manager: ModuleType) -> None:
+    """Among the core's built-ins (which guess text/plain from the name), the sniffer (tryfirst) wins."""
+    from django_minio_backend import MinioBackend
 
-        class hookspecs:  # stands in for the module
-            @spec(firstresult=True)
-            def content_type_guess(self, name: str, content: File) -> str | None:
-                """Same signature and firstresult as the core's spec."""
-
-    return hookspecs
+    storage = MinioBackend("uploads")  # touches no server: the hook only receives it
+    guess = core_manager.content_type_guess
+    assert guess(name="x.txt", content=ContentFile(png_bytes()), storage=storage) == "image/png"
+    assert guess(name="x.txt", content=ContentFile(TEXT), storage=storage) == "text/plain"
 
 
-def test_called_through_pluggy_first() -> None:
-    """Registered with a trylast built-in that answers, the sniffer (tryfirst) still wins."""
-
-    class Builtin:
-        @dmb_sniff_content_type.hookimpl(trylast=True)
-        def content_type_guess(self, name: str) -> str:
-            return "text/plain"
-
-    pm = pluggy.PluginManager("django_minio_backend")
-    pm.add_hookspecs(_hookspecs())
-    pm.register(Builtin(), name="builtin")
-    pm.register(dmb_sniff_content_type, name="sniff_content_type")
-    pm.check_pending()
-    assert pm.hook.content_type_guess(name="x.txt", content=ContentFile(png_bytes())) == "image/png"
-    assert pm.hook.content_type_guess(name="x.txt", content=ContentFile(TEXT)) == "text/plain"
+def test_implements_only_hooks_of_the_core_specs(core_manager: ModuleType) -> None:
+    """Registered by the core's manager, which refuses an unknown hook or an argument no spec has."""
+    assert dict(core_manager.active_plugins())["dmb_sniff_content_type"] == ["content_type_guess"]
 
 
 def test_hookimpl_is_tryfirst() -> None:
