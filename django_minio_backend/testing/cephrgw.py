@@ -186,19 +186,8 @@ class CephRGW:
         conf.write_text(text)
         c = ["-c", str(conf)]
         monmap = str(data_dir / "monmap")
-        self._run(
-            [
-                bin["monmaptool"],
-                "--create",
-                "--fsid",
-                fsid,
-                "--addv",
-                "a",
-                f"[v2:{_HOST}:{mon_port}]",
-                monmap,
-            ],
-            deadline,
-        )
+        mon_addr = f"[v2:{_HOST}:{mon_port}]"
+        self._run([bin["monmaptool"], "--create", "--fsid", fsid, "--addv", "a", mon_addr, monmap], deadline)
         self._run([bin["ceph-mon"], *c, "--mkfs", "-i", "a", "--monmap", monmap], deadline)
         self._spawn("mon.a", [bin["ceph-mon"], *c, "-f", "-i", "a"], data_dir)
         # `osd new` waits for the monitor's quorum; it prints the new OSD's id (0).
