@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/server_probe.py seaweedfs ceph  # some of them
 
 Servers: ``seaweedfs`` (the suite's ``weed mini``), ``ceph`` (Ceph RGW from Debian's packages),
-``noconditional`` (SeaweedFS behind tests/noconditional_proxy.py, mode "all") and
-``complete-ignored`` (the same proxy, mode "complete"). Everything runs on 127.0.0.1.
+``noconditional`` (SeaweedFS behind tests/noconditional_proxy.py, mode "all"), ``complete-ignored``
+and ``ceph-like`` (the same proxy, modes "complete" and "ceph"). Everything runs on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.servers import multipart_put
 
 CREATE_ONLY = {"If-None-Match": "*"}
 PART = b"p" * (5 * 1024 * 1024)
-SERVERS = ("seaweedfs", "ceph", "noconditional", "complete-ignored")
+SERVERS = ("seaweedfs", "ceph", "noconditional", "complete-ignored", "ceph-like")
 ROUNDS = 5
 WRITERS = 4
 READ_TIMEOUT = 10
@@ -83,6 +83,33 @@ def conditional_put(t: Target) -> str:
     except S3Error as e:
         return f"yes ({e.code})"
     return "NO: overwrote"
+
+
+def put_race(t: Target) -> str:
+    """``WRITERS`` conditional PUTs of one new key at once, ``ROUNDS`` times: winners per round."""
+    winners = []
+    for round_ in range(ROUNDS):
+        key = f"put-race-{round_}.txt"
+        barrier = threading.Barrier(WRITERS, timeout=30)
+        results: list[bool] = []
+
+        def put(
+            n: int, key: str = key, barrier: threading.Barrier = barrier, results: list[bool] = results
+        ) -> None:
+            client = t.client
+            barrier.wait()
+            with contextlib.suppress(S3Error):
+                client._put_object(t.bucket, key, bytes([n]) * 1024, dict(CREATE_ONLY))
+                results.append(True)  # list.append is atomic
+
+        threads = [threading.Thread(target=put, args=(n,)) for n in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners.append(len(results))
+    verdict = "atomic" if all(w == 1 for w in winners) else "NOT atomic"
+    return f"{verdict}: winners per round {','.join(map(str, winners))}"
 
 
 def conditional_complete(t: Target) -> str:
@@ -273,6 +300,7 @@ def other_region(t: Target) -> str:
 
 CHECKS: dict[str, Callable[[Target], str]] = {
     "conditional PUT (If-None-Match: *)": conditional_put,
+    f"concurrent conditional PUTs ({WRITERS} writers)": put_race,
     "conditional CompleteMultipartUpload": conditional_complete,
     f"concurrent conditional completes ({WRITERS} writers)": complete_race,
     "conditional CopyObject (If-None-Match: * on destination)": conditional_copy,
@@ -318,7 +346,7 @@ def running(name: str, timings: dict[str, str]) -> Iterator[tuple[S3Server, str]
         if name == "seaweedfs":
             yield server, server.endpoint
             return
-        mode = "all" if name == "noconditional" else "complete"
+        mode = {"noconditional": "all", "complete-ignored": "complete", "ceph-like": "ceph"}[name]
         with NoConditionalProxy(server.endpoint, server.secret_key, mode=mode) as proxy:
             yield server, proxy.endpoint
 

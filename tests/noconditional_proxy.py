@@ -13,12 +13,15 @@ Modes:
 
 * ``"all"``: every PUT and POST loses its write conditions (older MinIO, versitygw).
 * ``"complete"``: only CompleteMultipartUpload (POST with ``uploadId``) loses them; conditional
-  PUT still works. Ceph RGW 16 behaves so.
+  PUT and CopyObject still work.
+* ``"ceph"``: CompleteMultipartUpload and CopyObject (PUT with ``x-amz-copy-source``) lose them;
+  a plain conditional PUT still works. Ceph RGW 16.2 behaves so (benchmarks/server_probe.py).
 
 Reads keep ``If-Match``/``If-None-Match``: servers without conditional writes still honour
-conditional GET and HEAD. Presigned (query-signed) requests and requests without a condition are
-forwarded unchanged. Bodies stream through in 64 KiB pieces whatever their payload hash
-(``UNSIGNED-PAYLOAD`` or a SHA-256 that the proxy never needs to check). ``aws-chunked`` bodies
+conditional GET and HEAD. Requests without a condition and presigned (query-signed) requests are
+forwarded unchanged (a presigned URL's signature would break; minio never sends conditions on
+them). Bodies stream through in 64 KiB pieces whatever their payload hash (``UNSIGNED-PAYLOAD`` or
+a SHA-256 the proxy never needs to check). ``aws-chunked`` bodies
 (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) chain their chunk signatures to the header's signature, so
 they cannot be signed again; the proxy refuses them with 501 (minio-py never sends them).
 """
@@ -46,7 +49,7 @@ _IDLE_TIMEOUT = 30.0  # seconds before an idle client connection is closed
 _UPSTREAM_TIMEOUT = 60.0
 _Request = socket.socket | tuple[bytes, socket.socket]
 _CONDITIONS = frozenset({"if-none-match", "if-match"})
-_MODES = ("all", "complete")
+_MODES = ("all", "complete", "ceph")
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-fA-F]+)"
@@ -183,14 +186,17 @@ class NoConditionalProxy:
     ) -> None:
         self.stop()
 
-    def drops_conditions(self, method: str, target: str) -> bool:
-        """Whether a request with this method and target loses its write conditions."""
+    def drops_conditions(self, method: str, target: str, copy: bool = False) -> bool:
+        """Whether a request loses its write conditions; ``copy``: it has ``x-amz-copy-source``."""
         if method not in ("PUT", "POST"):
             return False
         if self.mode == "all":
             return True
         query = target.partition("?")[2]
-        return method == "POST" and any(p.partition("=")[0] == "uploadId" for p in query.split("&"))
+        complete = method == "POST" and any(p.partition("=")[0] == "uploadId" for p in query.split("&"))
+        # UploadPartCopy also carries x-amz-copy-source; conditions on it are about the source.
+        copy_object = method == "PUT" and copy and not query
+        return complete or (self.mode == "ceph" and copy_object)
 
     def _count(self, *, stripped: bool) -> None:
         with self._lock:
@@ -252,7 +258,13 @@ class _Handler(BaseHTTPRequestHandler):
         headers = [(name, value) for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP]
         present = {name.lower() for name, _ in headers}
         payload = self.headers.get("x-amz-content-sha256", "")
-        strip = proxy.drops_conditions(self.command, self.path) and bool(present & _CONDITIONS)
+        copy = "x-amz-copy-source" in present
+        presigned = "x-amz-signature=" in self.path.partition("?")[2].lower()
+        strip = (
+            not presigned
+            and bool(present & _CONDITIONS)
+            and proxy.drops_conditions(self.command, self.path, copy)
+        )
         if strip and payload.startswith("STREAMING-"):
             self._send_error(501, "aws-chunked bodies cannot be signed again by NoConditionalProxy")
             return

@@ -157,6 +157,24 @@ def test_complete_mode_keeps_conditional_put_but_complete_overwrites(
     assert complete_proxy.stripped == 1
 
 
+def test_ceph_mode_keeps_conditional_put_but_copy_and_complete_overwrite(
+    s3_server: S3Server, raw_client: Minio, bucket: str
+) -> None:
+    with NoConditionalProxy(s3_server.endpoint, s3_server.secret_key, mode="ceph") as proxy:
+        client = client_for(s3_server, proxy.endpoint)
+        client._put_object(bucket, "video.bin", b"first", dict(CREATE_ONLY))
+        with pytest.raises(S3Error) as caught:
+            client._put_object(bucket, "video.bin", b"second", dict(CREATE_ONLY))
+        assert caught.value.code == "PreconditionFailed"
+        client._put_object(bucket, "source.bin", b"copied", {})
+        copy = {"x-amz-copy-source": f"/{bucket}/source.bin", **CREATE_ONLY}
+        client._execute("PUT", bucket, "video.bin", headers=copy)
+        assert read(raw_client, bucket, "video.bin") == b"copied"
+        multipart_put(client, bucket, "video.bin", [PART, b"third"], CREATE_ONLY)
+        assert read(raw_client, bucket, "video.bin") == PART + b"third"
+        assert proxy.stripped == 2
+
+
 # -- Ceph RGW ---------------------------------------------------------------------------------
 
 
@@ -188,7 +206,7 @@ def test_ceph_launcher_serves_put_get_and_stops_every_daemon() -> None:
 
 
 @requires_ceph
-def test_ceph_refuses_conditional_put_but_complete_overwrites(ceph_server: S3Server) -> None:
+def test_ceph_refuses_conditional_put_but_copy_and_complete_overwrite(ceph_server: S3Server) -> None:
     client = client_for(ceph_server)
     bucket = f"t-{uuid.uuid4().hex[:12]}"
     client.make_bucket(bucket)
@@ -196,7 +214,11 @@ def test_ceph_refuses_conditional_put_but_complete_overwrites(ceph_server: S3Ser
     with pytest.raises(S3Error) as caught:
         client._put_object(bucket, "video.bin", b"second", dict(CREATE_ONLY))
     assert caught.value.code == "PreconditionFailed"
-    # Ceph 16 ignores If-None-Match on CompleteMultipartUpload: the documented difference.
+    # Ceph 16.2 ignores If-None-Match on CopyObject and CompleteMultipartUpload: documented differences.
+    client._put_object(bucket, "source.bin", b"copied", {})
+    copy = {"x-amz-copy-source": f"/{bucket}/source.bin", **CREATE_ONLY}
+    client._execute("PUT", bucket, "video.bin", headers=copy)
+    assert read(client, bucket, "video.bin") == b"copied"
     answer = multipart_put(client, bucket, "video.bin", [PART, b"third"], CREATE_ONLY)
     assert read(client, bucket, "video.bin") == PART + b"third"
     assert "<ETag></ETag>" in answer or "<ETag/>" in answer
