@@ -253,11 +253,11 @@ def ssec_over_http(t: Target) -> str:
         "X-Amz-Server-Side-Encryption-Customer-Key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
     }
     try:
-        t.client._put_object(t.bucket, "ssec.txt", b"secret", headers)
+        t.client._put_object(t.bucket, "ssec.txt", b"secret", dict(headers))  # minio adds to the dict
     except S3Error as e:
         return f"refused ({e.code})"
     try:
-        data = t.client._execute("GET", t.bucket, "ssec.txt", headers=headers).data
+        data = t.client._execute("GET", t.bucket, "ssec.txt", headers=dict(headers)).data
     except S3Error as e:
         return f"PUT accepted, GET refused ({e.code})"
     except urllib3.exceptions.TimeoutError:

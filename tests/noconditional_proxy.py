@@ -34,6 +34,7 @@ import hmac
 import http.client
 import re
 import socket
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -204,6 +205,10 @@ class NoConditionalProxy:
             self._stripped += stripped
 
 
+class _ClientGone(Exception):
+    """The client closed its connection in the middle of a request body."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -225,6 +230,10 @@ class _Server(ThreadingHTTPServer):
             with self._open_lock:
                 self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: _Request, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that left is no error
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._open_lock:
@@ -274,6 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         proxy._count(stripped=strip)
         try:
             response = self._send_upstream(headers)
+        except _ClientGone:
+            self.close_connection = True
+            return
         except OSError as e:
             self._send_error(502, f"upstream unreachable: {e}")
             return
@@ -295,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             while remaining > 0:
                 data = self.rfile.read(min(_BUF, remaining))
                 if not data:
-                    raise ConnectionError("client closed during the request body")
+                    raise _ClientGone
                 conn.send(data)
                 remaining -= len(data)
         return conn.getresponse()
