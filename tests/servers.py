@@ -1,6 +1,7 @@
 """S3 servers beside the suite's SeaweedFS: Ceph RADOS Gateway, and helpers to talk to any of them.
 
-Import ``ceph_server`` (a session fixture) and ``requires_ceph`` (a mark) into a test module.
+A test module imports ``requires_ceph`` (a mark) and the session fixture as
+``from .servers import ceph_server as ceph_server`` (the explicit alias tells linters it is used).
 Ceph tests run when ``radosgw`` is on PATH; with ``DMB_REQUIRE_CEPH=1`` they run regardless, so a
 missing install fails the run instead of skipping (CI sets it after ``.ci/install-ceph``).
 """

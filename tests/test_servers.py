@@ -19,14 +19,9 @@ from minio.signer import sign_v4_s3
 from django_minio_backend.testing.cephrgw import CephRGW
 from django_minio_backend.testing.seaweedfs import S3Server
 
-try:  # tests/ as a package or as a plain rootdir-inserted directory
-    from .noconditional_proxy import NoConditionalProxy, resign_v4
-    from .servers import ceph_server, client_for, multipart_put, requires_ceph
-except ImportError:
-    from noconditional_proxy import NoConditionalProxy, resign_v4
-    from servers import ceph_server, client_for, multipart_put, requires_ceph
-
-__all__ = ["ceph_server"]  # a fixture: imported to be found, not called
+from .noconditional_proxy import NoConditionalProxy, resign_v4
+from .servers import ceph_server as ceph_server  # a fixture: pytest finds it by its name here
+from .servers import client_for, multipart_put, requires_ceph
 
 CREATE_ONLY = {"If-None-Match": "*"}
 PART = b"p" * (5 * 1024 * 1024)  # the smallest part that may be followed by another

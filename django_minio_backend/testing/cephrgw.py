@@ -121,9 +121,11 @@ rgw enable usage log = false
 class CephRGW:
     """A single-host Ceph cluster (mon, memstore OSD, radosgw) serving S3 on a loopback port.
 
-    ``memstore_bytes`` caps the OSD's capacity (its data lives in RAM; the cluster reports
-    full at 95 %). ``lifecycle_day_seconds`` makes a lifecycle rule's day last that many
-    seconds (``rgw lc debug interval``); 0 keeps real days.
+    ``data_dir`` (default: a temporary directory, removed by ``stop``) must be new or empty: it
+    receives the configuration, the monitor's store and the logs. ``memstore_bytes`` caps the
+    OSD's capacity (its data lives in RAM; the cluster reports full at 95 %).
+    ``lifecycle_day_seconds`` makes a lifecycle rule's day last that many seconds
+    (``rgw lc debug interval``); 0 keeps real days.
     """
 
     def __init__(
