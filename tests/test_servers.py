@@ -184,7 +184,7 @@ def test_ceph_launcher_serves_put_get_and_stops_every_daemon() -> None:
     launcher = CephRGW()
     with launcher as server:
         pids = launcher.pids
-        data_dir = launcher._tmp_dir
+        data_dir = launcher.directory
         client = client_for(server)
         bucket = f"t-{uuid.uuid4().hex[:12]}"
         client.make_bucket(bucket)

@@ -155,6 +155,11 @@ class CephRGW:
         """Process ids of the running daemons (monitor, OSD, radosgw)."""
         return [proc.pid for proc in self._procs]
 
+    @property
+    def directory(self) -> Path | None:
+        """The cluster's directory (configuration, monitor store, logs) while it runs."""
+        return self._dir
+
     def start(self) -> S3Server:
         """Create and start the cluster (no-op when running); wait until S3 answers."""
         if self.server is not None and all(proc.poll() is None for proc in self._procs):
