@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import faulthandler
 import hashlib
 import json
+import signal
 import sys
 import threading
 import time
@@ -361,7 +361,8 @@ def _rss_mib(pids: list[int]) -> int:
 
 
 def main() -> None:
-    faulthandler.dump_traceback_later(240, exit=True)  # a hung server must not hang the probe
+    # SIGTERM (e.g. from `timeout`) unwinds the context managers, so no server outlives the probe.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("servers", nargs="*", help=f"any of {', '.join(SERVERS)} (default: all)")
     names = parser.parse_args().servers or list(SERVERS)
