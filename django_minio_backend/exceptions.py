@@ -24,3 +24,7 @@ class PluginError(RuntimeError):
 
 class StorageError(OSError):
     """An S3 request failed; the message names the endpoint and the object."""
+
+
+class ObjectChangedError(StorageError):
+    """An object was replaced while a file opened from it was being read."""

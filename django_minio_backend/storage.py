@@ -32,7 +32,7 @@ from minio.sse import SseCustomerKey
 from . import manager
 from .client import UrlSigner, client_for, status_http_client
 from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
-from .exceptions import StorageError
+from .exceptions import ObjectChangedError, StorageError
 from .files import MinioFile, ObjectReader
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus
@@ -508,15 +508,51 @@ class MinioBackend(Storage):
         if any(flag in mode for flag in "wax+"):
             raise ValueError(f"MinioBackend files are read-only; mode {mode!r} is not supported")
         key = self._key(name)
+        with self._errors("open", name):
+            response = self.client.get_object(self.bucket, key, ssec=self._ssec())
+        # Later (ranged) GETs read this very object: by version when the bucket keeps
+        # versions, else only while its ETag is unchanged. A replaced object fails the
+        # read instead of handing out the old head with the new tail.
+        version_id = response.headers.get("x-amz-version-id") or None
+        if version_id == "null":
+            version_id = None
+        etag = response.headers.get("ETag")
+        pin = {"If-Match": etag} if etag and not version_id else None
 
         def open_at(offset: int) -> Any:
             with self._errors("open", name):
-                return self.client.get_object(self.bucket, key, offset=offset, ssec=self._ssec())
+                try:
+                    return self.client.get_object(
+                        self.bucket,
+                        key,
+                        offset=offset,
+                        ssec=self._ssec(),
+                        version_id=version_id,
+                        request_headers=pin,
+                    )
+                except S3Error as exc:
+                    if exc.code in ("PreconditionFailed", "NoSuchVersion") or (
+                        exc.code in NOT_FOUND_CODES and offset
+                    ):
+                        raise ObjectChangedError(
+                            f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
+                            f"(read up to byte {offset}); open it again"
+                        ) from exc
+                    raise
 
-        response = open_at(0)
-        size = int(response.headers.get("Content-Length", 0))
+        length = response.headers.get("Content-Length")
+        if length is not None:
+            size = int(length)
+        else:
+            # A chunked answer (a proxy, say) says nothing of the size: ask for it, same object.
+            stat = self._stat(name)
+            if etag and stat.etag and stat.etag.strip('"') != etag.strip('"'):
+                response.close()
+                response.release_conn()
+                raise ObjectChangedError(f"open: {name} changed while it was being opened; open it again")
+            size = int(stat.size)
         reader = ObjectReader(open_at, size, response, errors=lambda: self._errors("read", name))
-        return MinioFile(reader, name, mode, size)
+        return MinioFile(reader, name, mode, size, reopen=lambda again: self._open(name, again))
 
     def exists(self, name: str) -> bool:
         try:
