@@ -30,7 +30,7 @@ from minio.error import S3Error, ServerError
 from minio.sse import SseCustomerKey
 
 from . import manager
-from .client import UrlSigner, client_for, status_http_client
+from .client import Secret, UrlSigner, client_for, status_http_client
 from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
 from .exceptions import ObjectChangedError, StorageError
 from .files import MinioFile, ObjectReader
@@ -204,6 +204,8 @@ class MinioBackend(Storage):
 
     def __init__(self, bucket_name: str | None = None, **options: Any) -> None:
         self._options = normalize_options(options)
+        if isinstance(self._options.get("secret_key"), str):
+            self._options["secret_key"] = Secret(self._options["secret_key"])  # hidden in error reports
         if bucket_name:
             self._options["bucket_name"] = bucket_name
         if self.is_static:
