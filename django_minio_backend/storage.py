@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import urllib3
 from django.conf import settings
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.core.signals import setting_changed
@@ -40,6 +40,7 @@ from .status import MinioServerStatus
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
 URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # signing windows are aligned to it
 WRITE_TOKEN_HEADER = "x-amz-meta-dmb-write-token"
 # Parts uploaded at once; a save then holds at most its head and this many part buffers.
 UPLOAD_WORKERS = 2
@@ -186,8 +187,23 @@ def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
     return params
 
 
-def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides: dict[str, str]) -> str:
-    raw = "\0".join([config.endpoint, config.bucket_name, key, str(expiry), repr(sorted(overrides.items()))])
+def _url_cache_key(
+    config: StorageConfig, signer: UrlSigner, key: str, expiry: timedelta, overrides: dict[str, str]
+) -> str:
+    """Everything a presigned URL depends on: storages that sign differently never share an entry."""
+    raw = "\0".join(
+        [
+            signer.scheme,
+            signer.host,
+            signer.bucket,
+            signer.region,
+            signer.access_key,
+            key,
+            str(expiry),
+            str(config.url_signing_window),
+            repr(sorted(overrides.items())),
+        ]
+    )
     return config.url_cache_prefix + hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -621,24 +637,33 @@ class MinioBackend(Storage):
     ) -> str:
         """The URL of ``name``: plain for public buckets, presigned for private ones.
 
-        ``expire`` sets a private URL's lifetime (capped at 7 days) and
-        ``response_headers`` overrides response headers, e.g.
-        ``{"content-disposition": 'attachment; filename="report.pdf"'}``; either
-        makes even a public object's URL presigned. Signed locally: no network.
+        ``name`` is validated as by every other method (``./a.txt`` is ``a.txt``);
+        the bucket root and "folders" (``""``, ``"/"``, ``"dir/"``) are refused with
+        SuspiciousFileOperation: their signed URL would list the bucket.
+        ``expire`` sets a presigned URL's lifetime: at least one second (fractions
+        round up), capped at 7 days; the URL stays valid at least that long (with
+        ``MINIO_URL_SIGNING_WINDOW``, up to one window longer). ``response_headers``
+        overrides response headers, e.g. ``{"content-disposition": 'attachment;
+        filename="report.pdf"'}``; either makes even a public object's URL presigned.
+        Signed locally: no network.
         """
-        if ".." in name:
-            clean_name(name)  # raises for '..' components
-        key = self._location + name.lstrip("/")
+        try:
+            key = self._key(name)
+        except ValueError as exc:
+            # Empty names and trailing slashes name the bucket or a folder, not an object.
+            raise SuspiciousFileOperation(f"url({name!r}): {exc}") from exc
+        if expire is not None and expire < timedelta(seconds=1):
+            raise ValueError(f"url(expire={expire!r}): a presigned URL must live at least one second")
         if self.is_public and expire is None and not response_headers:
             return self.signer.public_url(key)
         config = self.config
-        expiry = min(expire or config.url_expiry_hours, MAX_URL_EXPIRY)
+        expiry = min(config.url_expiry_hours if expire is None else expire, MAX_URL_EXPIRY)
         overrides = _response_params(response_headers)
         if not config.url_caching_enabled:
             return self._presign(key, expiry, overrides)[0]
         from django.core.cache import cache
 
-        cache_key = _url_cache_key(config, key, expiry, overrides)
+        cache_key = _url_cache_key(config, self.signer, key, expiry, overrides)
         url = cache.get(cache_key)
         if url is None:
             url, valid_until = self._presign(key, expiry, overrides)
@@ -649,28 +674,43 @@ class MinioBackend(Storage):
         return url
 
     def _presign(self, key: str, expiry: timedelta, overrides: dict[str, str]) -> tuple[str, datetime]:
-        """A presigned URL and the moment it stops being valid."""
+        """A presigned URL valid at least ``expiry`` from now, and the moment it stops being valid.
+
+        Without a signing window the URL is signed now (to the second, so its
+        lifetime is rounded up). With one, it is signed at the window's start
+        for ``expiry + window``: every call in the window gets the same URL, valid
+        between ``expiry`` and ``expiry + window`` from the call. When
+        ``expiry + window`` is over S3's 7 days (check E031 reports it for the
+        configured expiry), that promise cannot be kept: the URL is signed now.
+        """
         now = datetime.now(timezone.utc)
+        start, end = now, now + expiry
         window = self.config.url_signing_window
-        if window:
-            # One URL per window: sign at the window's start, extend to keep the promised lifetime.
-            now = now - timedelta(seconds=now.timestamp() % window.total_seconds())
-            expiry = min(expiry + window, MAX_URL_EXPIRY)
-        return self.signer.presigned_url(key, expiry, now=now, response_headers=overrides), now + expiry
+        if window and expiry + window <= MAX_URL_EXPIRY:
+            start = now - (now - _EPOCH) % window
+            end = start + expiry + window
+        signed_at = start.replace(microsecond=0)
+        seconds = min(-((signed_at - end) // timedelta(seconds=1)), int(MAX_URL_EXPIRY.total_seconds()))
+        lifetime = timedelta(seconds=seconds)
+        url = self.signer.presigned_url(key, lifetime, now=signed_at, response_headers=overrides)
+        return url, signed_at + lifetime
 
     # -- health --------------------------------------------------------------------
 
     def is_minio_available(self) -> MinioServerStatus:
-        """Whether the server answers and accepts the credentials, within seconds."""
+        """Whether the server answers and accepts the credentials, within seconds; never raises."""
         config = self.config
-        client = client_for(config, config.http_client or status_http_client())
+        try:
+            client = client_for(config, config.http_client or status_http_client())
+        except (ImproperlyConfigured, ValueError) as exc:
+            return MinioServerStatus(False, f"MINIO_ENDPOINT {config.endpoint!r} cannot be used: {exc}")
         try:
             found = client.bucket_exists(self.bucket)
         except S3Error as exc:
             return MinioServerStatus(
                 False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
             )
-        except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, ServerError, OSError, ValueError) as exc:
             return MinioServerStatus(False, f"cannot reach S3 at {config.endpoint}: {exc}")
         if found:
             return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")
