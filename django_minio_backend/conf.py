@@ -39,11 +39,17 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MINIO_ENDPOINT", "", "Host[:port] of the S3 server the backend talks to."),
+    Setting(
+        "MINIO_ENDPOINT",
+        "",
+        "Host[:port] of the S3 server the backend talks to; "
+        "an http:// or https:// prefix wins over MINIO_USE_HTTPS.",
+    ),
     Setting(
         "MINIO_EXTERNAL_ENDPOINT",
         None,
-        "Host[:port] used in the URLs given to browsers, when it differs from MINIO_ENDPOINT.",
+        "Host[:port] used in the URLs given to browsers, when it differs from MINIO_ENDPOINT; "
+        "an http:// or https:// prefix sets the URLs' scheme.",
     ),
     Setting(
         "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS",
@@ -130,8 +136,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MINIO_URL_SIGNING_WINDOW",
         None,
-        "A timedelta: sign with the time rounded down to it, so an object keeps one URL per window "
-        "(browser caching); URLs stay valid at least MINIO_URL_EXPIRY_HOURS minus the window.",
+        "A timedelta: sign at the window's start for expiry + window, so an object keeps one URL per "
+        "window (browser caching); a URL lives between the expiry and the expiry plus one window.",
     ),
     Setting(
         "MINIO_PLUGINS",

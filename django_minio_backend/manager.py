@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "django_minio_backend.plugins.iso_date",
     "django_minio_backend.plugins.upload_content_type",
     "django_minio_backend.plugins.mimetypes_guess",
+    "django_minio_backend.plugins.active_content",
 )
 
 _lock = threading.RLock()
