@@ -187,6 +187,12 @@ def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
     return params
 
 
+def _names_root_or_folder(name: str) -> bool:
+    """``""``, ``"/"``, ``"./."``, ``"dir/"``: names of the bucket root or of a "folder"."""
+    spelled = name.replace("\\", "/")
+    return spelled.endswith("/") or all(part in ("", ".") for part in spelled.split("/"))
+
+
 def _url_cache_key(
     config: StorageConfig, signer: UrlSigner, key: str, expiry: timedelta, overrides: dict[str, str]
 ) -> str:
@@ -647,11 +653,11 @@ class MinioBackend(Storage):
         filename="report.pdf"'}``; either makes even a public object's URL presigned.
         Signed locally: no network.
         """
-        try:
-            key = self._key(name)
-        except ValueError as exc:
-            # Empty names and trailing slashes name the bucket or a folder, not an object.
-            raise SuspiciousFileOperation(f"url({name!r}): {exc}") from exc
+        if isinstance(name, str) and _names_root_or_folder(name):
+            raise SuspiciousFileOperation(
+                f"url({name!r}) names the bucket or a folder, not an object; its signed URL would list keys"
+            )
+        key = self._key(name)
         if expire is not None and expire < timedelta(seconds=1):
             raise ValueError(f"url(expire={expire!r}): a presigned URL must live at least one second")
         if self.is_public and expire is None and not response_headers:

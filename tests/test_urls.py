@@ -19,7 +19,7 @@ from django_minio_backend.testing.seaweedfs import S3Server
 
 http = urllib3.PoolManager(retries=False, timeout=10)
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "url-tests"}}
-ROOT_OR_FOLDER = ["", "/", ".", "./", "//", "dir/", "dir/./", "./dir/"]
+ROOT_OR_FOLDER = ["", "/", ".", "./", "./.", "//", "dir/", "dir/./", "./dir/", "dir\\", "\\"]
 
 
 @pytest.mark.parametrize("name", ROOT_OR_FOLDER)
