@@ -22,7 +22,7 @@ import urllib3
 from minio import Minio
 from minio.credentials import StaticProvider
 
-from .conf import StorageConfig
+from .conf import Secret, StorageConfig
 from .exceptions import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0
@@ -63,15 +63,6 @@ def shared_http_client() -> urllib3.PoolManager:
 def status_http_client() -> urllib3.PoolManager:
     """A pool for health checks: they must answer within a few seconds."""
     return default_http_client(connect=2, read=5, retries=0)
-
-
-class Secret(str):
-    """A string whose repr hides it: debug pages and error trackers show locals by repr."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'********'"
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,15 @@ OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
 SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
 
+class Secret(str):
+    """A string whose repr hides it: debug pages and error trackers show locals by repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
 def option_key(key: str) -> str:
     """Return the canonical (lower-case) option key for ``key``, or raise naming it."""
     if key in OPTION_ALIASES:
@@ -271,6 +280,8 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         return global_setting(s.name)
 
     values = {s.option: value(s) for s in SETTINGS if s.per_storage}
+    if isinstance(values["secret_key"], str):
+        values["secret_key"] = Secret(values["secret_key"])  # this frame's locals appear in error reports
     if values["external_endpoint_use_https"] is None:
         values["external_endpoint_use_https"] = bool(values["use_https"])
     bucket_default = values["static_files_bucket" if static else "media_files_bucket"]
@@ -287,7 +298,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         external_endpoint_use_https=bool(values["external_endpoint_use_https"]),
         region=values["region"] or None,
         access_key=str(values["access_key"] or ""),
-        secret_key=str(values["secret_key"] or ""),
+        secret_key=Secret(values["secret_key"] or ""),
         use_https=bool(values["use_https"]),
         url_expiry_hours=values["url_expiry_hours"],
         private_buckets=tuple(values["private_buckets"] or ()),

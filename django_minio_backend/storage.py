@@ -30,8 +30,8 @@ from minio.error import S3Error, ServerError
 from minio.sse import SseCustomerKey
 
 from . import manager
-from .client import Secret, UrlSigner, client_for, status_http_client
-from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
+from .client import UrlSigner, client_for, status_http_client
+from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, Secret, StorageConfig, normalize_options, resolve
 from .exceptions import ObjectChangedError, StorageError
 from .files import MinioFile, ObjectReader
 from .names import clean_name, join_prefix

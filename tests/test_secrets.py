@@ -62,6 +62,16 @@ def test_secret_key_is_absent_from_error_reports_of_failed_saves(
         assert SECRET not in text, label
 
 
+def test_secret_from_settings_is_absent_from_the_report_of_a_configuration_error(
+    bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    with override_settings(MINIO_SECRET_KEY=SECRET):
+        storage = make_storage(bucket, multipart_part_size=1024)  # refused when the config is resolved
+        text = reports(raised(lambda: storage.exists("a.txt")))
+    assert "MINIO_MULTIPART_PART_SIZE" in text
+    assert SECRET not in text
+
+
 def test_signing_key_is_absent_from_error_reports_of_url_signing(
     bucket: str, make_storage: Callable[..., MinioBackend]
 ) -> None:
