@@ -653,7 +653,7 @@ class MinioBackend(Storage):
         filename="report.pdf"'}``; either makes even a public object's URL presigned.
         Signed locally: no network.
         """
-        if isinstance(name, str) and _names_root_or_folder(name):
+        if isinstance(name, str) and name[-1:] in ("", "/", "\\", ".") and _names_root_or_folder(name):
             raise SuspiciousFileOperation(
                 f"url({name!r}) names the bucket or a folder, not an object; its signed URL would list keys"
             )
