@@ -35,11 +35,12 @@ SEGMENT_CHARS = st.characters(
     blacklist_characters="/\\",
 )
 SEGMENT = (
-    st.tuples(st.text(SEGMENT_CHARS, min_size=1, max_size=40), st.sampled_from(["NFC", "NFD"]))
+    st.tuples(st.text(SEGMENT_CHARS, min_size=1, max_size=60), st.sampled_from(["NFC", "NFD"]))
     .map(lambda drawn: unicodedata.normalize(drawn[1], drawn[0]))
-    .filter(lambda segment: segment not in (".", "..") and len(segment.encode()) <= 200)
+    .filter(lambda segment: segment not in (".", "..") and len(segment.encode()) <= 240)
 )
-NAME = st.lists(SEGMENT, min_size=1, max_size=4).map("/".join)
+# SeaweedFS refuses a path component over 255 bytes; S3 keys end at 1024 (with room for "_abcdefg").
+NAME = st.lists(SEGMENT, min_size=1, max_size=6).map("/".join).filter(lambda name: len(name.encode()) <= 1000)
 
 
 def respellings(name: str) -> list[str]:
