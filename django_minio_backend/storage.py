@@ -705,7 +705,10 @@ class MinioBackend(Storage):
 
     def is_minio_available(self) -> MinioServerStatus:
         """Whether the server answers and accepts the credentials, within seconds; never raises."""
-        config = self.config
+        try:
+            config = self.config
+        except (ImproperlyConfigured, TypeError, ValueError) as exc:
+            return MinioServerStatus(False, f"the storage's configuration cannot be used: {exc}")
         try:
             client = client_for(config, config.http_client or status_http_client())
         except (ImproperlyConfigured, ValueError) as exc:

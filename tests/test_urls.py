@@ -206,3 +206,11 @@ def test_is_minio_available_reports_an_unusable_endpoint_instead_of_raising(
     status = make_storage(bucket, endpoint=endpoint).is_minio_available()
     assert not status
     assert endpoint in status.details
+
+
+def test_is_minio_available_reports_an_unusable_configuration_instead_of_raising(
+    bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    status = make_storage(bucket, multipart_part_size=1024).is_minio_available()
+    assert not status
+    assert "MINIO_MULTIPART_PART_SIZE" in status.details
