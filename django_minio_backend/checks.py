@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from minio.sse import SseCustomerKey
 
 from .capabilities import conditional_put
-from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, resolve
+from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, normalize_options, resolve
 from .discovery import backend_class, minio_aliases, model_file_fields
 from .upload import cache_locks_across_processes
 
@@ -115,6 +115,20 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
             obj=obj,
             id=ID + "E010",
         )
+    elif (
+        window is not None
+        and isinstance(expiry, timedelta)
+        and expiry <= MAX_URL_EXPIRY
+        and expiry + window > MAX_URL_EXPIRY
+    ):
+        yield Error(
+            f"{label}: MINIO_URL_SIGNING_WINDOW ({window}) plus MINIO_URL_EXPIRY_HOURS ({expiry}) is over "
+            "the 7 days S3 accepts: URLs signed at a window's start could not last MINIO_URL_EXPIRY_HOURS.",
+            hint="Keep MINIO_URL_EXPIRY_HOURS + MINIO_URL_SIGNING_WINDOW within timedelta(days=7); URLs "
+            "live between the expiry and the expiry plus one window.",
+            obj=obj,
+            id=ID + "E031",
+        )
     yield from _upstream_options(label, config, obj)
     if config.external_endpoint is None and _explicit(label, "external_endpoint_use_https"):
         yield Warning(
@@ -165,6 +179,7 @@ def _explicit(label: str, option: str) -> bool:
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate the MINIO_* settings and every MinioBackend storage."""
     messages: list[CheckMessage] = []
+    configs: list[tuple[str, StorageConfig]] = []
     for label, options, static in _sources():
         try:
             config = resolve(options, static=static)
@@ -172,8 +187,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             messages.append(Error(f"{label}: {exc}", id=ID + "E008"))
             continue
         messages.extend(_check_config(label, config, None))
+        messages.extend(_check_endpoints(label, options, config))
+        configs.append((label, config))
         if label != "settings":
             messages.extend(_undeclared(label, config))
+    messages.extend(_visibility_conflicts(configs))
     for model, field, storage in model_file_fields():
         label = f"{model._meta.label}.{field.name}"
         try:
@@ -278,6 +296,62 @@ def _app_order() -> list[CheckMessage]:
             id=ID + "W006",
         )
     ]
+
+
+def _https_given(options: dict[str, Any], option: str) -> bool:
+    """Whether ``option`` was set on purpose (storage OPTIONS or the top-level setting)."""
+    return option in normalize_options(options) or hasattr(settings, "MINIO_" + option.upper())
+
+
+def _check_endpoints(label: str, options: dict[str, Any], config: StorageConfig) -> Iterator[CheckMessage]:
+    """Endpoints are host[:port], optionally with a scheme, which must agree with a *_USE_HTTPS set."""
+    from .client import split_endpoint
+
+    for setting, endpoint, option, https in (
+        ("MINIO_ENDPOINT", config.endpoint, "use_https", config.use_https),
+        (
+            "MINIO_EXTERNAL_ENDPOINT",
+            config.external_endpoint,
+            "external_endpoint_use_https",
+            config.external_endpoint_use_https,
+        ),
+    ):
+        if not endpoint:
+            continue
+        try:
+            _, secure = split_endpoint(endpoint, https)
+        except ImproperlyConfigured as exc:
+            yield Error(
+                f"{label}: {setting} = {endpoint!r} cannot be used: {exc}.",
+                hint="Write host[:port], e.g. 'files.example.com' or 'https://files.example.com:9000'.",
+                id=ID + "E033",
+            )
+            continue
+        if secure != bool(https) and _https_given(options, option):
+            flag, scheme = "MINIO_" + option.upper(), "https" if secure else "http"
+            yield Error(
+                f"{label}: {setting} = {endpoint!r} says {scheme} but {flag} is {https!r}.",
+                hint=f"Remove the scheme from {setting} or set {flag} to match it (the scheme wins).",
+                id=ID + "E032",
+            )
+
+
+def _visibility_conflicts(configs: list[tuple[str, StorageConfig]]) -> Iterator[CheckMessage]:
+    """A bucket declared public by one storage and private by another gets one policy, silently."""
+    views: dict[str, dict[bool, list[str]]] = {}
+    for label, config in configs:
+        for public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
+            for bucket in dict.fromkeys(buckets):
+                views.setdefault(bucket, {}).setdefault(public, []).append(label)
+    for bucket, view in sorted(views.items()):
+        public, private = view.get(True, []), view.get(False, [])
+        if any(a != b for a in public for b in private):  # one label in both lists is E001
+            yield Error(
+                f"bucket {bucket!r} is public for {', '.join(public)} but private for "
+                f"{', '.join(private)}: it can carry one policy, and private files would be readable.",
+                hint="Declare the bucket in the same list everywhere, or use a separate bucket.",
+                id=ID + "E030",
+            )
 
 
 def _undeclared(label: str, config: StorageConfig) -> list[CheckMessage]:

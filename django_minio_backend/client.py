@@ -12,7 +12,7 @@ import functools
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -20,8 +20,10 @@ from urllib.parse import quote
 import certifi
 import urllib3
 from minio import Minio
+from minio.credentials import StaticProvider
 
-from .conf import StorageConfig
+from .conf import Secret, StorageConfig
+from .exceptions import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
@@ -63,32 +65,63 @@ def status_http_client() -> urllib3.PoolManager:
     return default_http_client(connect=2, read=5, retries=0)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """An access key and its secret; the secret never appears in a repr (error reports show reprs)."""
+
+    access_key: str
+    secret_key: str = field(repr=False)
+
+    def provider(self) -> StaticProvider | None:
+        """The SDK's credentials provider; None (anonymous requests) without an access key."""
+        if not self.access_key:
+            return None
+        # The SDK's Credentials (a dataclass) is a local of its request frames: hide the secret there too.
+        return StaticProvider(self.access_key, Secret(self.secret_key))
+
+
+def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
+    """``(host[:port], https)`` of an endpoint written ``host[:port]`` or ``http(s)://host[:port]``.
+
+    A scheme in the endpoint wins over ``use_https`` (the system checks report a
+    contradiction with an explicit ``*_USE_HTTPS`` setting). The host is lower-cased:
+    clients send it so in the Host header, and URLs are signed with it. Raises
+    ConfigurationError for another scheme or a path, naming the endpoint.
+    """
+    host = endpoint.strip()
+    scheme, sep, rest = host.partition("://")
+    if sep:
+        if scheme.lower() not in ("http", "https"):
+            raise ConfigurationError(f"endpoint {endpoint!r}: only http:// or https:// may prefix the host")
+        host, use_https = rest, scheme.lower() == "https"
+    host = host.removesuffix("/")
+    if not host or any(ch in host for ch in "/?#@ "):
+        raise ConfigurationError(
+            f"endpoint {endpoint!r} must be host[:port], optionally after http:// or https://, "
+            "with no path, query or user"
+        )
+    return host.lower(), use_https
+
+
 @functools.lru_cache(maxsize=64)
-def _client(
-    endpoint: str, secure: bool, region: str, access_key: str, secret_key: str, http_client: Any
-) -> Minio:
+def _client(endpoint: str, secure: bool, region: str, credentials: Credentials, http_client: Any) -> Minio:
+    # The secret travels inside ``credentials``: no local variable of a frame that an
+    # error report may show holds it (Minio's own frames get only the provider).
     return Minio(
-        endpoint,
-        access_key=access_key,
-        secret_key=secret_key,
-        secure=secure,
-        region=region,
-        http_client=http_client,
+        endpoint, credentials=credentials.provider(), secure=secure, region=region, http_client=http_client
     )
 
 
 def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
     """The Minio client for the internal endpoint of ``config``."""
     if not config.endpoint:
-        from .exceptions import ConfigurationError
-
         raise ConfigurationError("MINIO_ENDPOINT is not set (nor the storage's 'endpoint' option).")
+    host, secure = split_endpoint(config.endpoint, config.use_https)
     return _client(
-        config.endpoint,
-        config.use_https,
+        host,
+        secure,
         config.signing_region,
-        config.access_key,
-        config.secret_key,
+        Credentials(config.access_key, config.secret_key),
         http_client or config.http_client or shared_http_client(),
     )
 
@@ -112,16 +145,16 @@ class UrlSigner:
     bucket: str
     region: str
     access_key: str
-    secret_key: str
+    secret_key: str = field(repr=False)
 
     @classmethod
     def for_config(cls, config: StorageConfig) -> UrlSigner:
         if config.external_endpoint:
-            host, https = config.external_endpoint, config.external_endpoint_use_https
+            endpoint, https = config.external_endpoint, config.external_endpoint_use_https
         else:
-            host, https = config.endpoint, config.use_https
+            endpoint, https = config.endpoint, config.use_https
+        host, https = split_endpoint(endpoint, https)
         scheme = "https" if https else "http"
-        host = host.removeprefix("https://").removeprefix("http://").rstrip("/")
         default_port = ":443" if https else ":80"
         host = host.removesuffix(default_port)
         return cls(
@@ -143,21 +176,18 @@ class UrlSigner:
     def public_url(self, name: str) -> str:
         return self._base + self.path(name)
 
-    def _day(self, datestamp: str) -> tuple[bytes, str, str]:
+    def _day(self, datestamp: str) -> tuple[_SigningKey, str, str]:
         """Signing key, scope and query prefix of one day, computed once a day."""
         cached = self.__dict__.get("_day_cache")
         if cached is not None and cached[0] == datestamp:
             return cached[1]
-        key = ("AWS4" + self.secret_key).encode()
-        for part in (datestamp, self.region, "s3", "aws4_request"):
-            key = hmac.digest(key, part.encode(), "sha256")
         scope = f"{datestamp}/{self.region}/s3/aws4_request"
         prefix = (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
             + _quote(f"{self.access_key}/{scope}")
             + "&X-Amz-Date="
         )
-        value = (key, scope, prefix)
+        value = (_SigningKey(self.secret_key, datestamp, self.region), scope, prefix)
         # A plain attribute store is atomic; a race only computes the day twice.
         object.__setattr__(self, "_day_cache", (datestamp, value))
         return value
@@ -181,8 +211,26 @@ class UrlSigner:
         path = self.path(name)
         canonical = f"GET\n{path}\n{query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
+        signature = key.sign(to_sign)
         return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
+
+
+class _SigningKey:
+    """One day's derived signing key: it signs anything that day, so no repr shows it."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret_key: str, datestamp: str, region: str) -> None:
+        key = ("AWS4" + secret_key).encode()
+        for part in (datestamp, region, "s3", "aws4_request"):
+            key = hmac.digest(key, part.encode(), "sha256")
+        self._key = key
+
+    def sign(self, text: str) -> str:
+        return hmac.digest(self._key, text.encode(), "sha256").hex()
+
+    def __repr__(self) -> str:
+        return "<signing key>"
 
 
 _date_cache: tuple[int, str] = (0, "")

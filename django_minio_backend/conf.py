@@ -24,12 +24,25 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_URL_EXPIRY = timedelta(days=7)
 
 
+class Secret(str):
+    """A string whose repr hides it: debug pages and error trackers show locals by repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
 def _as_is(value: Any) -> Any:
     return value
 
 
 def _text(value: Any) -> str:
     return str(value or "")
+
+
+def _secret(value: Any) -> Secret:
+    return Secret(value or "")
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -95,13 +108,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MINIO_ENDPOINT",
         "",
-        "Host[:port] of the S3 server the backend talks to.",
+        "Host[:port] of the S3 server the backend talks to; "
+        "an http:// or https:// prefix wins over MINIO_USE_HTTPS.",
         parse=_text,
     ),
     Setting(
         "MINIO_EXTERNAL_ENDPOINT",
         None,
-        "Host[:port] used in the URLs given to browsers, when it differs from `MINIO_ENDPOINT`.",
+        "Host[:port] used in the URLs given to browsers, when it differs from MINIO_ENDPOINT; "
+        "an http:// or https:// prefix sets the URLs' scheme.",
         parse=_text_or_none,
     ),
     Setting(
@@ -126,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MINIO_SECRET_KEY",
         "",
         "Secret key.",
-        parse=_text,
+        parse=_secret,
     ),
     Setting(
         "MINIO_USE_HTTPS",
@@ -267,10 +282,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MINIO_URL_SIGNING_WINDOW",
         None,
-        (
-            "A `timedelta`: sign with the time rounded down to it, so an object keeps one URL per window and "
-            "browsers can cache it; lifetime stays at least `MINIO_URL_EXPIRY_HOURS`."
-        ),
+        "A timedelta: sign at the window's start for expiry + window, so an object keeps one URL per "
+        "window (browser caching); a URL lives between the expiry and the expiry plus one window.",
         parse=_or_none,
     ),
     Setting(

@@ -30,6 +30,10 @@ class StorageError(OSError):
     """An S3 request failed; the message names the endpoint and the object."""
 
 
+class ObjectChangedError(StorageError):
+    """An object was replaced while a file opened from it was being read."""
+
+
 @contextlib.contextmanager
 def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterator[None]:
     """Turn SDK and transport errors into OSError subclasses naming the endpoint and object.

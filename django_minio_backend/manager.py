@@ -8,6 +8,7 @@ never at import time, and rebuilt when the plugin settings change.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -38,6 +39,7 @@ DEFAULT_PLUGINS = (
     "django_minio_backend.plugins.iso_date",
     "django_minio_backend.plugins.upload_content_type",
     "django_minio_backend.plugins.mimetypes_guess",
+    "django_minio_backend.plugins.active_content",
 )
 
 # Django's own refusals: a plugin raises them on purpose (an unsafe name, a file
@@ -144,8 +146,20 @@ def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None)
 
 
 def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
-    """The MIME type plugins guess for ``content``, or None."""
-    return _call("content_type_guess", name=name, content=content, storage=storage)
+    """The MIME type plugins guess for ``content``, or None.
+
+    Plugins may read the content to sniff it; its position is put back afterwards,
+    so a second guess (or the upload) starts where the first one did.
+    """
+    try:
+        position = content.tell()
+    except (AttributeError, OSError, ValueError):
+        return _call("content_type_guess", name=name, content=content, storage=storage)
+    try:
+        return _call("content_type_guess", name=name, content=content, storage=storage)
+    finally:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            content.seek(position)
 
 
 def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import unicodedata
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ def plugin_prefix(instance: Any, filename: str) -> str:
     return join_prefix(upload_to_prefix(instance=instance, filename=filename, storage=None), filename)
 
 
+@functools.lru_cache(maxsize=16384)  # url() validates every call; templates repeat names
 def clean_name(name: str) -> str:
     """Validate an object name and return it in canonical form (``/`` separators).
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import urllib3
 from django.conf import settings
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
@@ -30,12 +30,13 @@ from .compat import UpstreamCompatMixin
 from .conf import (
     MAX_URL_EXPIRY,
     SECRET_OPTIONS,
+    Secret,
     StorageConfig,
     is_setting_of_ours,
     normalize_options,
     resolve,
 )
-from .exceptions import s3_errors
+from .exceptions import NOT_FOUND_CODES, ObjectChangedError, s3_errors
 from .files import MinioFile, ObjectReader
 from .headers import option_headers
 from .names import clean_name, join_prefix
@@ -44,6 +45,7 @@ from .status import MinioServerStatus
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
 URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # signing windows are aligned to it
 
 
 def _size_of(content: Any, fallback: int) -> int:
@@ -62,8 +64,29 @@ def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
     return params
 
 
-def _url_cache_key(config: StorageConfig, key: str, expiry: timedelta, overrides: dict[str, str]) -> str:
-    raw = "\0".join([config.endpoint, config.bucket_name, key, str(expiry), repr(sorted(overrides.items()))])
+def _names_root_or_folder(name: str) -> bool:
+    """``""``, ``"/"``, ``"./."``, ``"dir/"``: names of the bucket root or of a "folder"."""
+    spelled = name.replace("\\", "/")
+    return spelled.endswith("/") or all(part in ("", ".") for part in spelled.split("/"))
+
+
+def _url_cache_key(
+    config: StorageConfig, signer: UrlSigner, key: str, expiry: timedelta, overrides: dict[str, str]
+) -> str:
+    """Everything a presigned URL depends on: storages that sign differently never share an entry."""
+    raw = "\0".join(
+        [
+            signer.scheme,
+            signer.host,
+            signer.bucket,
+            signer.region,
+            signer.access_key,
+            key,
+            str(expiry),
+            str(config.url_signing_window),
+            repr(sorted(overrides.items())),
+        ]
+    )
     return config.url_cache_prefix + hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -80,6 +103,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
 
     def __init__(self, bucket_name: str | None = None, **options: Any) -> None:
         self._options = normalize_options(options)
+        if isinstance(self._options.get("secret_key"), str):
+            self._options["secret_key"] = Secret(self._options["secret_key"])  # hidden in error reports
         if bucket_name:
             self._options["bucket_name"] = bucket_name
         if self.is_static:
@@ -293,15 +318,51 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         if any(flag in mode for flag in "wax+"):
             raise ValueError(f"MinioBackend files are read-only; mode {mode!r} is not supported")
         key = self._key(name)
+        with self._errors("open", name):
+            response = self.client.get_object(self.bucket, key, ssec=self._ssec())
+        # Later (ranged) GETs read this very object: by version when the bucket keeps
+        # versions, else only while its ETag is unchanged. A replaced object fails the
+        # read instead of handing out the old head with the new tail.
+        version_id = response.headers.get("x-amz-version-id") or None
+        if version_id == "null":
+            version_id = None
+        etag = response.headers.get("ETag")
+        pin = {"If-Match": etag} if etag and not version_id else None
 
         def open_at(offset: int) -> Any:
             with self._errors("open", name):
-                return self.client.get_object(self.bucket, key, offset=offset, ssec=self._ssec())
+                try:
+                    return self.client.get_object(
+                        self.bucket,
+                        key,
+                        offset=offset,
+                        ssec=self._ssec(),
+                        version_id=version_id,
+                        request_headers=pin,
+                    )
+                except S3Error as exc:
+                    if exc.code in ("PreconditionFailed", "NoSuchVersion") or (
+                        exc.code in NOT_FOUND_CODES and offset
+                    ):
+                        raise ObjectChangedError(
+                            f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
+                            f"(read up to byte {offset}); open it again"
+                        ) from exc
+                    raise
 
-        response = open_at(0)
-        size = int(response.headers.get("Content-Length", 0))
+        length = response.headers.get("Content-Length")
+        if length is not None:
+            size = int(length)
+        else:
+            # A chunked answer (a proxy, say) says nothing of the size: ask for it, same object.
+            stat = self._stat(name)
+            if etag and stat.etag and stat.etag.strip('"') != etag.strip('"'):
+                response.close()
+                response.release_conn()
+                raise ObjectChangedError(f"open: {name} changed while it was being opened; open it again")
+            size = int(stat.size)
         reader = ObjectReader(open_at, size, response, errors=lambda: self._errors("read", name))
-        return MinioFile(reader, name, mode, size)
+        return MinioFile(reader, name, mode, size, reopen=lambda again: self._open(name, again))
 
     def exists(self, name: str) -> bool:
         try:
@@ -368,24 +429,33 @@ class MinioBackend(UpstreamCompatMixin, Storage):
     ) -> str:
         """The URL of ``name``: plain for public buckets, presigned for private ones.
 
-        ``expire`` sets a private URL's lifetime (capped at 7 days) and
-        ``response_headers`` overrides response headers, e.g.
-        ``{"content-disposition": 'attachment; filename="report.pdf"'}``; either
-        makes even a public object's URL presigned. Signed locally: no network.
+        ``name`` is validated as by every other method (``./a.txt`` is ``a.txt``);
+        the bucket root and "folders" (``""``, ``"/"``, ``"dir/"``) are refused with
+        SuspiciousFileOperation: their signed URL would list the bucket.
+        ``expire`` sets a presigned URL's lifetime: at least one second (fractions
+        round up), capped at 7 days; the URL stays valid at least that long (with
+        ``MINIO_URL_SIGNING_WINDOW``, up to one window longer). ``response_headers``
+        overrides response headers, e.g. ``{"content-disposition": 'attachment;
+        filename="report.pdf"'}``; either makes even a public object's URL presigned.
+        Signed locally: no network.
         """
-        if ".." in name:
-            clean_name(name)  # raises for '..' components
-        key = self.location_prefix + name.lstrip("/")
+        if isinstance(name, str) and name[-1:] in ("", "/", "\\", ".") and _names_root_or_folder(name):
+            raise SuspiciousFileOperation(
+                f"url({name!r}) names the bucket or a folder, not an object; its signed URL would list keys"
+            )
+        key = self._key(name)
+        if expire is not None and expire < timedelta(seconds=1):
+            raise ValueError(f"url(expire={expire!r}): a presigned URL must live at least one second")
         if self.is_public and expire is None and not response_headers:
             return self.signer.public_url(key)
         config = self.config
-        expiry = min(expire or config.url_expiry_hours, MAX_URL_EXPIRY)
+        expiry = min(config.url_expiry_hours if expire is None else expire, MAX_URL_EXPIRY)
         overrides = _response_params(response_headers)
         if not config.url_caching_enabled:
             return self._presign(key, expiry, overrides)[0]
         from django.core.cache import cache
 
-        cache_key = _url_cache_key(config, key, expiry, overrides)
+        cache_key = _url_cache_key(config, self.signer, key, expiry, overrides)
         url = cache.get(cache_key)
         if url is None:
             url, valid_until = self._presign(key, expiry, overrides)
@@ -396,30 +466,48 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         return url
 
     def _presign(self, key: str, expiry: timedelta, overrides: dict[str, str]) -> tuple[str, datetime]:
-        """A presigned URL and the moment it stops being valid."""
+        """A presigned URL valid at least ``expiry`` from now, and the moment it stops being valid.
+
+        Without a signing window the URL is signed now (to the second, so its
+        lifetime is rounded up). With one, it is signed at the window's start
+        for ``expiry + window``: every call in the window gets the same URL, valid
+        between ``expiry`` and ``expiry + window`` from the call. When
+        ``expiry + window`` is over S3's 7 days (check E031 reports it for the
+        configured expiry), that promise cannot be kept: the URL is signed now.
+        """
         now = datetime.now(timezone.utc)
+        start, end = now, now + expiry
         window = self.config.url_signing_window
-        if window:
-            # One URL per window: sign at the window's start, extend to keep the promised lifetime.
-            now = now - timedelta(seconds=now.timestamp() % window.total_seconds())
-            expiry = min(expiry + window, MAX_URL_EXPIRY)
-        return self.signer.presigned_url(key, expiry, now=now, response_headers=overrides), now + expiry
+        if window and expiry + window <= MAX_URL_EXPIRY:
+            start = now - (now - _EPOCH) % window
+            end = start + expiry + window
+        signed_at = start.replace(microsecond=0)
+        seconds = min(-((signed_at - end) // timedelta(seconds=1)), int(MAX_URL_EXPIRY.total_seconds()))
+        lifetime = timedelta(seconds=seconds)
+        url = self.signer.presigned_url(key, lifetime, now=signed_at, response_headers=overrides)
+        return url, signed_at + lifetime
 
     # -- health --------------------------------------------------------------------
 
     def is_minio_available(self) -> MinioServerStatus:
-        """Whether the server answers and accepts the credentials, within seconds."""
-        config = self.config
+        """Whether the server answers and accepts the credentials, within seconds; never raises."""
+        try:
+            config = self.config
+        except (ImproperlyConfigured, TypeError, ValueError) as exc:
+            return MinioServerStatus(False, f"the storage's configuration cannot be used: {exc}")
+        try:
+            client = client_for(config, config.http_client or status_http_client())
+        except (ImproperlyConfigured, ValueError) as exc:
+            return MinioServerStatus(False, f"MINIO_ENDPOINT {config.endpoint!r} cannot be used: {exc}")
         if not config.endpoint:
             return MinioServerStatus(False, "MINIO_ENDPOINT is not set (in the settings or the OPTIONS)")
-        client = client_for(config, config.http_client or status_http_client())
         try:
             found = client.bucket_exists(self.bucket)
         except S3Error as exc:
             return MinioServerStatus(
                 False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
             )
-        except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, ServerError, OSError, ValueError) as exc:
             return MinioServerStatus(False, f"cannot reach S3 at {config.endpoint}: {exc}")
         if found:
             return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")

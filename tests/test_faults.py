@@ -552,11 +552,13 @@ def test_reset_during_download_with_the_server_gone_raises_oserror_naming_endpoi
 class _ShortResponse:
     """A response body that ends (cleanly) before the advertised size."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, offset: int = 0, total: int = 0) -> None:
         self._body = io.BytesIO(data)
+        self.status = 206 if offset else 200
+        self.headers = {"Content-Range": f"bytes {offset}-{total - 1}/{total}"} if offset else {}
 
-    def readinto(self, buffer: Any) -> int:
-        return self._body.readinto(buffer)
+    def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        return self._body.read(amt)
 
     def close(self) -> None:
         pass
@@ -567,14 +569,16 @@ class _ShortResponse:
 
 def test_object_reader_raises_when_the_stream_ends_early() -> None:
     data = payload(100 * KiB, "short")
-    reader = ObjectReader(lambda offset: _ShortResponse(data[offset : offset + 10 * KiB]), len(data))
+    reader = ObjectReader(
+        lambda offset: _ShortResponse(data[offset : offset + 10 * KiB], offset, len(data)), len(data)
+    )
     with MinioFile(reader, "short.bin", "rb", len(data)) as f, pytest.raises(OSError, match="ended at byte"):
         f.read()
 
 
 def test_object_reader_does_not_raise_on_a_complete_stream() -> None:
     data = payload(100 * KiB, "complete")
-    reader = ObjectReader(lambda offset: _ShortResponse(data[offset:]), len(data))
+    reader = ObjectReader(lambda offset: _ShortResponse(data[offset:], offset, len(data)), len(data))
     with MinioFile(reader, "complete.bin", "rb", len(data)) as f:
         assert f.read() == data
         f.seek(50 * KiB)

@@ -236,7 +236,7 @@ def test_content_type_guess_receives_the_storage_doing_the_upload(
 
     with override_settings(MINIO_DISABLED_PLUGINS=THIRD_PARTY), registered(PerBucket(), "per-bucket"):
         storage.save("notes.txt", ContentFile(b"# hi"))
-    assert seen == [storage]
+    assert seen and all(asked is storage for asked in seen)  # active_content asks too
     assert raw_client.stat_object(storage.bucket, "notes.txt").content_type == f"text/x-{storage.bucket}"
 
 
