@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...orphans import DEFAULT_MIN_AGE, BucketSelectionError, clean_orphans
+from ...orphans import DEFAULT_MIN_AGE, BucketIdentityError, BucketSelectionError, clean_orphans
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_MIN_AGE.total_seconds() // 60)
 
@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 min_age=timedelta(minutes=min_age_minutes),
                 report=self.stdout.write if verbosity else lambda line: None,
             )
-        except (OSError, BucketSelectionError) as exc:
+        except (OSError, BucketSelectionError, BucketIdentityError) as exc:
             raise CommandError(f"clean_orphaned_minio_files failed: {exc}") from exc
         self.stdout.write(summary.line())
         if summary.errors:
