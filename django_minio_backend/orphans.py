@@ -101,9 +101,6 @@ class ReferencedKeys:
     def __contains__(self, key: object) -> bool:
         return key in self._exact
 
-    def __len__(self) -> int:
-        return len(self._exact)
-
     def in_other_case(self, key: str) -> bool:
         """Whether a key equal to ``key`` but for letter case is in the set."""
         folded = key.casefold()

@@ -377,6 +377,28 @@ def test_alias_spelling_the_endpoint_localhost_reaches_the_same_bucket(
     assert summary(output) == "3 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
 
 
+def test_static_storage_spelling_the_endpoint_localhost_still_keeps_its_bucket_out(
+    orphans_bucket: str, raw_client: Minio, s3_server: S3Server, settings: Any
+) -> None:
+    port = s3_server.endpoint.rsplit(":", 1)[1]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django_minio_backend.models.MinioBackendStatic",
+            "OPTIONS": {"endpoint": f"localhost:{port}", "bucket_name": orphans_bucket},
+        },
+    }
+    put(raw_client, orphans_bucket, "static/app.css")
+
+    output = run("--bucket", orphans_bucket)
+
+    assert keys(raw_client, orphans_bucket) == {"static/app.css"}
+    assert (
+        f"skipped: {orphans_storage.config.endpoint}/{orphans_bucket} (also reached as localhost:{port})"
+        in output
+    )
+
+
 def test_storage_on_another_address_of_the_same_server_shares_its_references(
     orphans_bucket: str, raw_client: Minio, s3_server: S3Server, photo_storage: Callable[[MinioBackend], None]
 ) -> None:

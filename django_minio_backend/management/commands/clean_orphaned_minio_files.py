@@ -16,8 +16,9 @@ DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_MIN_AGE.total_seconds() // 60)
 class Command(BaseCommand):
     help = (
         "Delete the objects of the buckets used by FileField/ImageField fields (MinioBackend storages) "
-        "that no row references. Objects saved without a model row look orphaned too: "
-        "run with --dry-run first."
+        "that no row references, matching names as open() reads them; storages that reach one bucket "
+        "through different endpoints share their references. Objects saved without a model row look "
+        "orphaned too: run with --dry-run first."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
