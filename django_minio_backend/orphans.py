@@ -35,7 +35,6 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from itertools import islice
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -218,7 +217,6 @@ def model_buckets() -> list[BucketUse]:
     return list(uses.values())
 
 
-@cache
 def _resolve(host: str, port: int) -> frozenset[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
