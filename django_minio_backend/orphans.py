@@ -1,51 +1,110 @@
 """Orphaned objects (no row references them) and missing objects (a row references nothing).
 
 Which buckets: those of the ``FileField``/``ImageField`` fields whose storage is a
-:class:`~django_minio_backend.storage.MinioBackend`, one scan per (endpoint, bucket)
-however many fields share it. A bucket no model uses is scanned only when named in
-``include_unused``, as is a model bucket that also holds the static files.
+:class:`~django_minio_backend.storage.MinioBackend`. A bucket is identified by what
+it is, not by how a storage spells its endpoint: storages whose endpoints resolve
+to one address and port, or which see the same objects (an object listed through
+one is read through the other), reach one bucket, and the rows of all their
+fields count as references; it is scanned once. When that cannot be told (an
+endpoint does not answer) nothing is deleted: :class:`BucketIdentityError`. A
+bucket no model uses is scanned only when named in ``include_unused``, as is a
+model bucket that also holds the static files.
 
-How: both sides are streamed in batches, never held whole. The bucket listing is
-read lazily; each batch of ``BATCH_SIZE`` object names is looked up with one
-``field__in=batch`` query per field, and the batch's orphans are deleted with one
-multi-object delete. Batched lookups were chosen over a merge-join of two sorted
-streams because they are right whatever the database collation: S3 lists keys in
-UTF-8 byte order, which a PostgreSQL locale collation does not follow. Missing
-objects are found by streaming each field's rows (``iterator()``) and asking the
-server about each name (one HEAD per row).
+How: before a bucket is listed, the names its fields' rows hold are read once
+(``iterator()``) and turned into object keys the way ``open()`` does (the
+storage's location, then :func:`~django_minio_backend.names.clean_name`); that
+set is the only thing held whole. The bucket listing is streamed, and orphans are
+deleted ``BATCH_SIZE`` at a time with one multi-object delete each, so memory
+does not grow with the bucket. Matching happens in Python, byte for byte, so the
+database collation cannot change the answer, except in one safe direction: an
+object whose key differs from a referenced key only in letter case is kept and
+reported (a ``_ci`` column treats the two names as one, and so do servers on
+case-insensitive file systems). Missing objects are found by asking the server
+about each row's name (one HEAD per row).
 
 Objects modified less than ``min_age`` ago are never judged: their row may not be
-committed yet. Files saved through a storage without a model row (for example
-``default_storage.save(...)`` in a bucket a model also uses) look orphaned too;
-run with ``dry_run=True`` first.
+committed yet. Rows are read when a bucket's scan starts; a row written during
+the scan that names an old object not referenced before is not seen. Files saved
+through a storage without a model row (for example ``default_storage.save(...)``
+in a bucket a model also uses) look orphaned too; run with ``dry_run=True`` first.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, cast
+from urllib.parse import urlsplit
 
+import urllib3
+from django.core.exceptions import SuspiciousOperation
 from django.db import models
 from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
+from minio.error import MinioException, S3Error
 
 from .discovery import configured_storages, declared_buckets, model_file_fields
-from .exceptions import s3_errors
+from .exceptions import NOT_FOUND_CODES, s3_errors
+from .names import clean_name
 from .storage import MinioBackend
 
-# Names per database lookup and per delete request: under SQLite's historical limit
-# of 999 query parameters and S3's limit of 1000 keys per multi-object delete.
-BATCH_SIZE = 500
-# Rows fetched per round trip when streaming a table for missing objects.
+# Keys per multi-object delete request (S3 accepts at most 1000).
+BATCH_SIZE = 1000
+# Rows fetched per round trip when reading a table.
 DB_CHUNK_SIZE = 2000
 DEFAULT_MIN_AGE = timedelta(minutes=60)
+# Objects read through both storages when telling whether they reach one bucket.
+PROBE_OBJECTS = 5
 
 
 class BucketSelectionError(ValueError):
     """A bucket was asked for that no model uses, without saying so explicitly."""
+
+
+class BucketIdentityError(ValueError):
+    """Two storages name one bucket and it cannot be told whether they reach the same one."""
+
+
+def reference_keys(prefix: str, name: str) -> tuple[str, ...]:
+    """The object keys a row's ``name`` can reach in a storage whose location is ``prefix``.
+
+    The key ``open()`` reads (``prefix`` + :func:`clean_name`: ``//`` and ``./``
+    collapse, ``\\`` becomes ``/``) and, when it differs, the name joined as given
+    (what ``url()`` signs). A name ``clean_name`` refuses reaches only the latter.
+    """
+    literal = prefix + name.lstrip("/")
+    try:
+        key = prefix + clean_name(name)
+    except (ValueError, SuspiciousOperation):
+        return (literal,) if literal != prefix else ()
+    return (key,) if key == literal else (key, literal)
+
+
+class ReferencedKeys:
+    """A set of object keys that also answers "is there one that differs only in case?"."""
+
+    def __init__(self) -> None:
+        self._exact: set[str] = set()
+        # Case-folded forms of the keys that are not their own case fold: the
+        # common all-lower-case key is stored once.
+        self._folded: set[str] = set()
+
+    def add(self, key: str) -> None:
+        self._exact.add(key)
+        folded = key.casefold()
+        if folded != key:
+            self._folded.add(folded)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._exact
+
+    def in_other_case(self, key: str) -> bool:
+        """Whether a key equal to ``key`` but for letter case is in the set."""
+        folded = key.casefold()
+        return folded in self._folded or folded in self._exact
 
 
 @dataclass(frozen=True)
@@ -76,18 +135,42 @@ class FieldRef:
 
 @dataclass
 class BucketUse:
-    """A bucket, the storage to reach it through and the fields that store files in it."""
+    """A bucket, the storages that reach it and the fields that store files in it.
 
-    storage: MinioBackend
+    The bucket is listed and cleaned through the first storage.
+    """
+
+    storages: list[MinioBackend]
     fields: list[FieldRef] = field(default_factory=list)
+    static: bool = False  # a MinioBackendStatic reaches it too
+
+    @property
+    def storage(self) -> MinioBackend:
+        return self.storages[0]
+
+    @property
+    def bucket(self) -> str:
+        return self.storage.bucket
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.storage.config.endpoint, self.storage.bucket)
+        return (self.storage.config.endpoint, self.bucket)
+
+    def endpoints(self) -> list[str]:
+        return list(dict.fromkeys(s.config.endpoint for s in self.storages))
+
+    def absorb(self, other: BucketUse) -> None:
+        self.storages.extend(other.storages)
+        self.fields.extend(other.fields)
+        self.static = self.static or other.static
 
     def describe(self) -> str:
-        used_by = ", ".join(ref.label for ref in self.fields) or "no model"
-        return f"{self.key[0]}/{self.key[1]} ({used_by})"
+        endpoint, *others = self.endpoints()
+        used_by = ", ".join(ref.label for ref in self.fields) or (
+            "static files" if self.static else "no model"
+        )
+        also = f" (also reached as {', '.join(others)})" if others else ""
+        return f"{endpoint}/{self.bucket}{also} ({used_by})"
 
 
 @dataclass
@@ -99,6 +182,7 @@ class CleanupSummary:
     deleted: int = 0
     missing: int = 0
     too_recent: int = 0
+    kept_case: int = 0
     references_checked: int = 0
     errors: int = 0
 
@@ -111,6 +195,7 @@ class CleanupSummary:
             f"{count} {what}"
             for count, what in (
                 (self.too_recent, "too recent to judge"),
+                (self.kept_case, "kept: a row names them in another letter case"),
                 (self.references_checked, "references checked"),
                 (self.errors, "delete errors"),
             )
@@ -122,14 +207,119 @@ class CleanupSummary:
 def model_buckets() -> list[BucketUse]:
     """Every (endpoint, bucket) a model's file field stores into, with those fields.
 
-    Fields of a shared bucket are reached through the first field's storage.
+    Grouped by the endpoint as spelled (no network): :func:`select_buckets` then
+    joins the groups that reach one bucket.
     """
     uses: dict[tuple[str, str], BucketUse] = {}
     for model, model_field, storage in model_file_fields():
-        use = BucketUse(storage)
+        use = BucketUse([storage])
         use = uses.setdefault(use.key, use)
         use.fields.append(FieldRef(model, model_field.name, storage))
     return list(uses.values())
+
+
+def _resolve(host: str, port: int) -> frozenset[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return frozenset()
+    return frozenset(str(info[4][0]) for info in infos)
+
+
+def _server_address(storage: MinioBackend) -> tuple[frozenset[str], int | None]:
+    """The addresses and port the storage's endpoint resolves to (no addresses if it does not)."""
+    config = storage.config
+    scheme, sep, rest = config.endpoint.partition("://")
+    https = scheme.lower() == "https" if sep else config.use_https
+    try:
+        parts = urlsplit("//" + (rest if sep else config.endpoint))
+        host, port = parts.hostname, parts.port or (443 if https else 80)
+    except ValueError:
+        return frozenset(), None
+    return (_resolve(host, port) if host else frozenset()), port
+
+
+def _same_server(a: MinioBackend, b: MinioBackend) -> bool:
+    """Whether both endpoints resolve to a shared address with the same port."""
+    (addresses_a, port_a), (addresses_b, port_b) = _server_address(a), _server_address(b)
+    return port_a == port_b and bool(addresses_a & addresses_b)
+
+
+class _Unreadable(Exception):
+    """An object the probe cannot read without more (an SSE-C key, say)."""
+
+
+def _stat(storage: MinioBackend, key: str) -> tuple[Any, ...] | None:
+    """(ETag, size, last modified) of ``key`` through ``storage``, None if it is not there."""
+    try:
+        stat = storage.client.stat_object(storage.bucket, key)
+    except S3Error as exc:
+        if exc.code in NOT_FOUND_CODES:
+            return None
+        raise _Unreadable from exc
+    return stat.etag, stat.size, stat.last_modified
+
+
+def _probe(a: MinioBackend, b: MinioBackend) -> bool | None:
+    """Whether ``a`` and ``b`` see the same objects; None when neither has one to compare.
+
+    An object listed through one is read through the other: the same ETag, size and
+    modification time prove one bucket (or a replica, which shares its deletes);
+    absent or different there (while it stays unchanged here) proves two. A bucket
+    that exists through only one of them is two buckets.
+    """
+    exists = a.client.bucket_exists(a.bucket)
+    if exists != b.client.bucket_exists(b.bucket):
+        return False
+    if not exists:
+        return None
+    for here, there in ((a, b), (b, a)):
+        for obj in islice(here.client.list_objects(here.bucket, recursive=True), PROBE_OBJECTS):
+            key = cast(str, obj.object_name)
+            if obj.is_dir or key.endswith("/"):
+                continue
+            try:
+                before = _stat(here, key)
+                seen = _stat(there, key)
+                after = _stat(here, key)
+            except _Unreadable:
+                continue
+            if before is not None and before == after:
+                return seen == before
+    return None
+
+
+def _same_bucket(first: BucketUse, other: BucketUse) -> bool:
+    """Whether two groups of storages naming one bucket reach the same bucket.
+
+    Raises BucketIdentityError when a server does not answer. Buckets that hold
+    no object to compare are taken as one: scanning them as one deletes less,
+    never more.
+    """
+    a, b = first.storage, other.storage
+    if a.config.endpoint == b.config.endpoint or _same_server(a, b):
+        return True
+    try:
+        verdict = _probe(a, b)
+    except (OSError, urllib3.exceptions.HTTPError, MinioException) as exc:
+        raise BucketIdentityError(
+            f"cannot tell whether {first.describe()} and {other.describe()} are one bucket "
+            f"(if so, the rows of each protect the files of the other): {exc}. Nothing was deleted: "
+            "make both endpoints answer, or give both storages one endpoint."
+        ) from exc
+    return verdict is not False
+
+
+def _merge_same_buckets(uses: Iterable[BucketUse]) -> list[BucketUse]:
+    merged: list[BucketUse] = []
+    for use in uses:
+        for group in merged:
+            if group.bucket == use.bucket and _same_bucket(group, use):
+                group.absorb(use)
+                break
+        else:
+            merged.append(use)
+    return merged
 
 
 def _storage_for_unused(name: str) -> MinioBackend:
@@ -147,25 +337,29 @@ def select_buckets(
     ``buckets`` restricts the model buckets to those names; each must be used by a
     model. ``include_unused`` adds buckets no model uses (every object in them that
     is old enough is an orphan) and lets in model buckets that hold static files.
+    Storages that reach one bucket through different endpoints are joined (this may
+    ask the servers); BucketIdentityError when that cannot be told.
     """
     used = model_buckets()
-    used_names = {use.key[1] for use in used}
+    used_names = {use.bucket for use in used}
     unknown = sorted(set(buckets) - used_names - set(include_unused))
     if unknown:
         raise BucketSelectionError(
             f"no model's file field uses bucket(s) {', '.join(unknown)}; to scan them anyway "
             "(every object in them would be an orphan) name them with --include-unused-bucket"
         )
-    static = {(s.config.endpoint, s.bucket) for s in configured_storages() if s.is_static}
+    wanted = [use for use in used if not buckets or use.bucket in buckets or use.bucket in include_unused]
+    names = {use.bucket for use in wanted}
+    # A static storage is compared only with the model buckets of its name.
+    statics = [
+        BucketUse([s], static=True) for s in configured_storages() if s.is_static and s.bucket in names
+    ]
     selected: list[BucketUse] = []
     skipped: list[str] = []
-    for use in used:
-        name = use.key[1]
-        if name in include_unused:
-            selected.append(use)
-        elif buckets and name not in buckets:
-            continue
-        elif use.key in static:
+    for use in _merge_same_buckets([*wanted, *statics]):
+        if not use.fields:
+            continue  # only static files live there
+        if use.static and use.bucket not in include_unused:
             skipped.append(
                 f"skipped: {use.describe()}: static files are stored there too "
                 "(name it with --include-unused-bucket to scan it)"
@@ -173,7 +367,7 @@ def select_buckets(
         else:
             selected.append(use)
     selected.extend(
-        BucketUse(_storage_for_unused(name))
+        BucketUse([_storage_for_unused(name)])
         for name in dict.fromkeys(include_unused)
         if name not in used_names
     )
@@ -195,6 +389,17 @@ def _prefixes(fields: Sequence[FieldRef]) -> list[str]:
     return result or [""]
 
 
+def referenced_keys(fields: Iterable[FieldRef]) -> ReferencedKeys:
+    """The object keys the rows of ``fields`` reference, as ``open()`` and ``url()`` resolve them."""
+    referenced = ReferencedKeys()
+    for ref in fields:
+        prefix = ref.prefix
+        for name in ref.rows().values_list(ref.name, flat=True).iterator(chunk_size=DB_CHUNK_SIZE):
+            for key in reference_keys(prefix, name):
+                referenced.add(key)
+    return referenced
+
+
 def _listing(use: BucketUse) -> Iterator[Object]:
     """The objects under the fields' locations only: keys outside them are no model's business."""
     storage = use.storage
@@ -204,31 +409,30 @@ def _listing(use: BucketUse) -> Iterator[Object]:
             yield from storage.client.list_objects(storage.bucket, prefix=prefix or None, recursive=True)
 
 
-def _judgeable(use: BucketUse, cutoff: datetime, summary: CleanupSummary) -> Iterator[str]:
-    """Names of the listed objects old enough to be judged."""
+def _orphans(
+    use: BucketUse,
+    referenced: ReferencedKeys,
+    cutoff: datetime,
+    report: Callable[[str], None],
+    summary: CleanupSummary,
+) -> Iterator[str]:
+    """Keys of the listed objects old enough to be judged that no row references."""
+    bucket = use.bucket
     for obj in _listing(use):
-        name = cast(str, obj.object_name)
+        key = cast(str, obj.object_name)
         # A key ending in "/" is a folder marker; no FileField can name it.
-        if obj.is_dir or name.endswith("/"):
+        if obj.is_dir or key.endswith("/"):
             continue
         summary.scanned += 1
         if obj.last_modified is None or obj.last_modified > cutoff:
             summary.too_recent += 1
+        elif key in referenced:
             continue
-        yield name
-
-
-def _referenced(fields: Sequence[FieldRef], batch: Sequence[str]) -> set[str]:
-    """The object keys of ``batch`` some row of ``fields`` references (names are relative to locations)."""
-    found: set[str] = set()
-    for ref in fields:
-        prefix = ref.prefix
-        candidates = {key[len(prefix) :]: key for key in batch if key not in found and key.startswith(prefix)}
-        if not candidates:
-            continue
-        names = ref.rows().filter(**{f"{ref.name}__in": list(candidates)}).values_list(ref.name, flat=True)
-        found.update(candidates[name] for name in names.distinct())
-    return found
+        elif referenced.in_other_case(key):
+            summary.kept_case += 1
+            report(f"kept: {bucket}/{key}: a row names it in another letter case")
+        else:
+            yield key
 
 
 def _delete(
@@ -246,15 +450,13 @@ def _delete(
 def _clean_bucket(
     use: BucketUse, cutoff: datetime, dry_run: bool, report: Callable[[str], None], summary: CleanupSummary
 ) -> None:
-    bucket = use.storage.bucket
-    for batch in _batches(_judgeable(use, cutoff, summary), BATCH_SIZE):
-        referenced = _referenced(use.fields, batch)
-        orphans = [name for name in batch if name not in referenced]
-        summary.orphaned += len(orphans)
-        for name in orphans:
-            report(f"{'would delete' if dry_run else 'orphan'}: {bucket}/{name}")
-        if orphans and not dry_run:
-            _delete(use.storage, orphans, report, summary)
+    referenced = referenced_keys(use.fields)
+    for batch in _batches(_orphans(use, referenced, cutoff, report, summary), BATCH_SIZE):
+        summary.orphaned += len(batch)
+        for name in batch:
+            report(f"{'would delete' if dry_run else 'orphan'}: {use.bucket}/{name}")
+        if not dry_run:
+            _delete(use.storage, batch, report, summary)
 
 
 def _check_missing(use: BucketUse, report: Callable[[str], None], summary: CleanupSummary) -> None:
@@ -262,7 +464,13 @@ def _check_missing(use: BucketUse, report: Callable[[str], None], summary: Clean
         rows = ref.rows().order_by("pk").values_list("pk", ref.name).iterator(chunk_size=DB_CHUNK_SIZE)
         for pk, name in rows:
             summary.references_checked += 1
-            if not ref.storage.exists(name):
+            try:
+                found = ref.storage.exists(name)
+            except (ValueError, SuspiciousOperation) as exc:
+                summary.missing += 1
+                report(f"missing: {ref.label} pk={pk} name={name} (open() refuses the name: {exc})")
+                continue
+            if not found:
                 summary.missing += 1
                 report(f"missing: {ref.label} pk={pk} name={name}")
 
@@ -279,11 +487,13 @@ def clean_orphans(
     """Delete (or with ``dry_run`` only list) the objects no row references.
 
     ``report`` receives one line per bucket scanned or skipped, per orphan
-    (``orphan: bucket/key``, or ``would delete: bucket/key``), per object the
+    (``orphan: bucket/key``, or ``would delete: bucket/key``), per object kept
+    because a row names it in another letter case (``kept: ...``), per object the
     server refused to delete (``error: ...``) and, with ``check_missing``, per row
     whose object does not exist (``missing: app.Model.field pk=.. name=..``).
-    See :func:`select_buckets` for ``buckets`` and ``include_unused``. S3 failures
-    raise OSError subclasses; a refused delete is counted in ``errors`` instead.
+    See :func:`select_buckets` for ``buckets`` and ``include_unused``; every
+    bucket is identified before anything is deleted. S3 failures raise OSError
+    subclasses; a refused delete is counted in ``errors`` instead.
     """
     selected, skipped = select_buckets(buckets, include_unused)
     for line in skipped:

@@ -15,10 +15,14 @@ from django.test import override_settings
 from minio import Minio
 from minio.deleteobjects import DeleteError, DeleteObject
 
+from django_minio_backend import MinioBackend
 from django_minio_backend.orphans import BATCH_SIZE
+from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, free_port
+from tests.faultproxy import FaultProxy
 from tests.orphanapp.models import (
     LOCATED_BUCKET,
     ORPHANS_BUCKET,
+    Attachment,
     Document,
     LocatedNote,
     Photo,
@@ -207,7 +211,7 @@ def test_refused_delete_is_reported_and_exits_non_zero(
     assert keys(raw_client, orphans_bucket) == {"held.txt"}
 
 
-def test_listing_and_lookups_are_interleaved_in_batches(
+def test_rows_are_read_once_and_the_listing_streams_into_batched_deletes(
     orphans_bucket: str, raw_client: Minio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     total = 2500
@@ -225,25 +229,33 @@ def test_listing_and_lookups_are_interleaved_in_batches(
             listed += 1
             yield obj
 
+    deletes: list[tuple[int, int]] = []  # (objects listed so far, keys in the request)
+    remove_objects = orphans_storage.client.remove_objects
+
+    def recording_delete(bucket: str, objects: Iterator[DeleteObject]) -> Iterator[DeleteError]:
+        batch = list(objects)
+        deletes.append((listed, len(batch)))
+        return remove_objects(bucket, iter(batch))
+
     monkeypatch.setattr(orphans_storage.client, "list_objects", counting_listing)
-    lookups: list[tuple[int, int]] = []  # (objects listed so far, query parameters)
+    monkeypatch.setattr(orphans_storage.client, "remove_objects", recording_delete)
+    lookups: list[int] = []  # objects listed when each query of a model table ran
 
     def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         if "orphanapp" in sql:
-            lookups.append((listed, len(params or ())))
+            lookups.append(listed)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
         output = run("--bucket", orphans_bucket)
 
     assert summary(output) == "2500 objects scanned, 2000 orphaned, 2000 deleted, 0 missing references"
-    # Each batch of names is looked up (once per field: every batch has orphans) as soon
-    # as it is listed, before the next is read: neither side is ever held whole.
-    fields = 3
-    assert [seen for seen, _ in lookups] == [
-        end for end in range(BATCH_SIZE, total + 1, BATCH_SIZE) for _ in range(fields)
-    ]
-    assert max(params for _, params in lookups) <= BATCH_SIZE + 1
+    # One query per file field of the bucket, all before the listing starts ...
+    assert lookups == [0, 0, 0, 0]
+    # ... and the orphans go as soon as a batch is full, while the listing is still being read:
+    # 1000 orphans are found among the first 1250 objects (every fifth is referenced).
+    assert BATCH_SIZE == 1000
+    assert deletes == [(1250, 1000), (2500, 1000)]
     assert keys(raw_client, orphans_bucket) == set(names[::5])
 
 
@@ -259,3 +271,204 @@ def test_location_storage_judges_only_keys_under_its_location(orphans_bucket: st
     assert f"orphan: {LOCATED_BUCKET}/tenant-a/notes/lost.txt" in output
     assert keys(raw_client, LOCATED_BUCKET) == {"tenant-a/notes/kept.txt", "other-app/data.bin"}
     assert "missing:" not in output
+
+
+def test_rows_naming_a_file_the_way_open_accepts_keep_it(orphans_bucket: str, raw_client: Minio) -> None:
+    put(raw_client, orphans_bucket, "legacy/doc.txt", "docs/win.txt", "docs/orphan.txt")
+    put(raw_client, LOCATED_BUCKET, "tenant-a/notes/kept.txt", "tenant-a/notes/lost.txt")
+    legacy = Document.objects.create(file="legacy//doc.txt")
+    Document.objects.create(file="./docs\\win.txt")
+    note = LocatedNote.objects.create(file="notes//./kept.txt")
+    # The rows are served as they are: the names reach these objects.
+    for row in (legacy, note):
+        with row.file.open() as handle:
+            assert handle.read() == b"data"
+
+    output = run("--bucket", orphans_bucket, "--bucket", LOCATED_BUCKET)
+
+    assert f"orphan: {orphans_bucket}/docs/orphan.txt" in output
+    assert f"orphan: {LOCATED_BUCKET}/tenant-a/notes/lost.txt" in output
+    assert keys(raw_client, orphans_bucket) == {"legacy/doc.txt", "docs/win.txt"}
+    assert keys(raw_client, LOCATED_BUCKET) == {"tenant-a/notes/kept.txt"}
+
+
+def test_check_missing_reports_a_name_open_refuses_instead_of_crashing(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    row = Document.objects.create(file="docs/../../etc/passwd")
+
+    output = run("--check-missing", "--bucket", orphans_bucket)
+
+    assert (
+        f"missing: orphanapp.Document.file pk={row.pk} name=docs/../../etc/passwd (open() refuses" in output
+    )
+    assert summary(output).startswith("0 objects scanned, 0 orphaned, 0 deleted, 1 missing references")
+
+
+def test_case_insensitive_column_keeps_objects_a_row_names_in_another_case(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    put(
+        raw_client, orphans_bucket, "attachments/Report.PDF", "attachments/exact.txt", "attachments/stray.txt"
+    )
+    Attachment.objects.create(file="attachments/report.pdf")
+    Attachment.objects.create(file="attachments/exact.txt")
+    # The column is case-insensitive: the database takes the two spellings for one.
+    assert Attachment.objects.filter(file="attachments/REPORT.pdf").count() == 1
+
+    output = run("--bucket", orphans_bucket)
+
+    assert f"kept: {orphans_bucket}/attachments/Report.PDF: a row names it in another letter case" in output
+    assert f"orphan: {orphans_bucket}/attachments/stray.txt" in output
+    assert summary(output) == (
+        "3 objects scanned, 1 orphaned, 1 deleted, 0 missing references "
+        "(1 kept: a row names them in another letter case)"
+    )
+    assert keys(raw_client, orphans_bucket) == {"attachments/Report.PDF", "attachments/exact.txt"}
+
+
+# -- one bucket, several spellings of its endpoint -----------------------------------------------------
+
+
+@pytest.fixture
+def photo_storage(monkeypatch: pytest.MonkeyPatch) -> Callable[[MinioBackend], None]:
+    """Store Photo.image through another storage for one test (Document's fields keep theirs)."""
+
+    def swap(storage: MinioBackend) -> None:
+        monkeypatch.setattr(Photo._meta.get_field("image"), "storage", storage)
+
+    return swap
+
+
+def one_bucket_of_two_models(client: Minio, bucket: str) -> None:
+    """Each model references one object; one object is an orphan."""
+    put(client, bucket, "docs/a.txt", "photos/p.jpg", "stray.bin")
+    Document.objects.create(file="docs/a.txt")
+    Photo.objects.create(image="photos/p.jpg")
+
+
+def test_alias_spelling_the_endpoint_localhost_reaches_the_same_bucket(
+    orphans_bucket: str,
+    raw_client: Minio,
+    s3_server: S3Server,
+    photo_storage: Callable[[MinioBackend], None],
+    settings: Any,
+) -> None:
+    host, port = s3_server.endpoint.rsplit(":", 1)
+    assert host == "127.0.0.1"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "photos": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"endpoint": f"localhost:{port}", "bucket_name": orphans_bucket},
+        },
+    }
+    photo_storage(MinioBackend(storage_name="photos"))
+    one_bucket_of_two_models(raw_client, orphans_bucket)
+
+    output = run("--bucket", orphans_bucket)
+
+    assert keys(raw_client, orphans_bucket) == {"docs/a.txt", "photos/p.jpg"}
+    scans = [line for line in output.splitlines() if line.startswith("scanning ")]
+    assert scans == [
+        f"scanning {s3_server.endpoint}/{orphans_bucket} (also reached as localhost:{port}) "
+        "(orphanapp.Document.file, orphanapp.Document.preview, orphanapp.Attachment.file, "
+        "orphanapp.Photo.image)"
+    ]
+    assert summary(output) == "3 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+
+
+def test_static_storage_spelling_the_endpoint_localhost_still_keeps_its_bucket_out(
+    orphans_bucket: str, raw_client: Minio, s3_server: S3Server, settings: Any
+) -> None:
+    port = s3_server.endpoint.rsplit(":", 1)[1]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django_minio_backend.models.MinioBackendStatic",
+            "OPTIONS": {"endpoint": f"localhost:{port}", "bucket_name": orphans_bucket},
+        },
+    }
+    put(raw_client, orphans_bucket, "static/app.css")
+
+    output = run("--bucket", orphans_bucket)
+
+    assert keys(raw_client, orphans_bucket) == {"static/app.css"}
+    assert (
+        f"skipped: {orphans_storage.config.endpoint}/{orphans_bucket} (also reached as localhost:{port})"
+        in output
+    )
+
+
+def test_storage_on_another_address_of_the_same_server_shares_its_references(
+    orphans_bucket: str, raw_client: Minio, s3_server: S3Server, photo_storage: Callable[[MinioBackend], None]
+) -> None:
+    # An internal and an external endpoint of one server: the proxy is another port, the same server.
+    host, port = s3_server.endpoint.rsplit(":", 1)
+    with FaultProxy((host, int(port))) as proxy:
+        photo_storage(MinioBackend(bucket_name=orphans_bucket, endpoint=proxy.endpoint))
+        one_bucket_of_two_models(raw_client, orphans_bucket)
+
+        output = run("--bucket", orphans_bucket)
+
+    assert keys(raw_client, orphans_bucket) == {"docs/a.txt", "photos/p.jpg"}
+    assert f"(also reached as {proxy.endpoint})" in output
+    assert summary(output) == "3 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+
+
+def test_unreachable_spelling_of_a_model_bucket_deletes_nothing(
+    orphans_bucket: str, raw_client: Minio, photo_storage: Callable[[MinioBackend], None]
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    photo_storage(MinioBackend(bucket_name=orphans_bucket, endpoint=dead))
+    one_bucket_of_two_models(raw_client, orphans_bucket)
+
+    with pytest.raises(CommandError) as refused:
+        run("--bucket", orphans_bucket)
+
+    assert keys(raw_client, orphans_bucket) == {"docs/a.txt", "photos/p.jpg", "stray.bin"}
+    message = str(refused.value)
+    assert "cannot tell whether" in message
+    assert f"{dead}/{orphans_bucket} (orphanapp.Photo.image)" in message
+    assert "Nothing was deleted" in message
+
+
+@pytest.fixture(scope="module")
+def second_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with SeaweedFS(tmp_path_factory.mktemp("orphans-second")) as server:
+        yield server
+
+
+def test_bucket_of_the_same_name_on_another_server_is_scanned_on_its_own(
+    orphans_bucket: str,
+    raw_client: Minio,
+    second_server: S3Server,
+    photo_storage: Callable[[MinioBackend], None],
+) -> None:
+    other = Minio(second_server.endpoint, second_server.access_key, second_server.secret_key, secure=False)
+    drop_bucket(other, orphans_bucket)
+    other.make_bucket(orphans_bucket)
+    photo_storage(
+        MinioBackend(
+            bucket_name=orphans_bucket,
+            endpoint=second_server.endpoint,
+            access_key=second_server.access_key,
+            secret_key=second_server.secret_key,
+        )
+    )
+    # The same keys on both servers: only the rows of each server's fields protect its objects.
+    put(raw_client, orphans_bucket, "docs/a.txt", "photos/p.jpg")
+    for name in ("docs/a.txt", "photos/p.jpg"):
+        other.put_object(orphans_bucket, name, io.BytesIO(b"other data"), 10)
+    Document.objects.create(file="docs/a.txt")
+    Photo.objects.create(image="photos/p.jpg")
+
+    try:
+        output = run("--bucket", orphans_bucket)
+        assert "also reached as" not in output
+        assert f"orphan: {orphans_bucket}/photos/p.jpg" in output
+        assert f"orphan: {orphans_bucket}/docs/a.txt" in output
+        assert keys(raw_client, orphans_bucket) == {"docs/a.txt"}
+        assert keys(other, orphans_bucket) == {"photos/p.jpg"}
+    finally:
+        drop_bucket(other, orphans_bucket)

@@ -1,5 +1,7 @@
 """Models whose files live in a bucket of their own, for the orphan clean-up tests."""
 
+from typing import Any
+
 from django.db import models
 
 from django_minio_backend import MinioBackend
@@ -27,3 +29,20 @@ class LocatedNote(models.Model):
     """Files stored under a ``location`` prefix: rows hold names relative to it."""
 
     file = models.FileField(upload_to="notes/", storage=located_storage)
+
+
+class CaseInsensitiveFileField(models.FileField):
+    """A FileField on a case-insensitive column, as MySQL's ``*_ci`` collations make it.
+
+    SQLite's NOCASE collation reproduces it: ``"a.PDF" = "a.pdf"`` in lookups.
+    """
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        params = super().db_parameters(connection)
+        if connection.vendor == "sqlite":
+            params["collation"] = "NOCASE"
+        return params
+
+
+class Attachment(models.Model):
+    file = CaseInsensitiveFileField(upload_to="attachments/", storage=orphans_storage)

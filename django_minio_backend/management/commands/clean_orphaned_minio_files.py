@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...orphans import DEFAULT_MIN_AGE, BucketSelectionError, clean_orphans
+from ...orphans import DEFAULT_MIN_AGE, BucketIdentityError, BucketSelectionError, clean_orphans
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_MIN_AGE.total_seconds() // 60)
 
@@ -16,8 +16,9 @@ DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_MIN_AGE.total_seconds() // 60)
 class Command(BaseCommand):
     help = (
         "Delete the objects of the buckets used by FileField/ImageField fields (MinioBackend storages) "
-        "that no row references. Objects saved without a model row look orphaned too: "
-        "run with --dry-run first."
+        "that no row references, matching names as open() reads them; storages that reach one bucket "
+        "through different endpoints share their references. Objects saved without a model row look "
+        "orphaned too: run with --dry-run first."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                 min_age=timedelta(minutes=min_age_minutes),
                 report=self.stdout.write if verbosity else lambda line: None,
             )
-        except (OSError, BucketSelectionError) as exc:
+        except (OSError, BucketSelectionError, BucketIdentityError) as exc:
             raise CommandError(f"clean_orphaned_minio_files failed: {exc}") from exc
         self.stdout.write(summary.line())
         if summary.errors:
