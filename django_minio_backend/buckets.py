@@ -15,7 +15,7 @@ from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfi
 
 from . import manager, sdk
 from .exceptions import s3_errors
-from .policies import describe_statement, policies_equal, private_remainder
+from .policies import describe_statement, opens_bucket, policies_equal, private_remainder
 
 if TYPE_CHECKING:
     from .storage import MinioBackend
@@ -138,6 +138,8 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
         raise
     described = tuple(describe_statement(statement) for statement in removed)
     lifecycle = "off" if created and dry_run else sync_lifecycle(storage, dry_run=dry_run)
+    # What the bucket is, not what it was declared: a policy hook may open a private bucket.
+    public = public or opens_bucket(desired, bucket)
     return BucketReport(
         storage.config.endpoint,
         bucket,

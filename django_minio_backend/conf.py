@@ -194,6 +194,28 @@ DJANGO_STORAGES_OPTIONS = {
 SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
 
+# Options that are True or False; a string ("False" from the environment) is refused, not truthy.
+FLAG_OPTIONS = frozenset(
+    {"replace_existing", "external_endpoint_use_https"}
+    | {s.option for s in SETTINGS if isinstance(s.default, bool)}
+)
+
+
+class NotAFlagError(ImproperlyConfigured):
+    """A True/False setting holds something else (check django_minio_backend.E020)."""
+
+
+def check_flag(option: str, value: Any) -> None:
+    """Raise NotAFlagError unless ``value`` is True, False, 0, 1 or None (unset)."""
+    if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+        return
+    raise NotAFlagError(
+        f"django_minio_backend: MINIO_{option.upper()} must be True or False, not {value!r}: "
+        f"bool({value!r}) is {bool(value)}. Convert values read from the environment, "
+        "e.g. os.environ.get('MINIO_USE_HTTPS', '').lower() == 'true'."
+    )
+
+
 def option_key(key: str) -> str:
     """Return the canonical (lower-case) option key for ``key``, or raise naming it."""
     if key in OPTION_ALIASES:
@@ -331,6 +353,8 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         return global_setting(s.name)
 
     values = {s.option: value(s) for s in SETTINGS if s.per_storage}
+    for option in sorted(FLAG_OPTIONS):
+        check_flag(option, values[option] if option in values else layered.get(option))
     if values["external_endpoint_use_https"] is None:
         values["external_endpoint_use_https"] = bool(values["use_https"])
     bucket_default = values["static_files_bucket" if static else "media_files_bucket"]

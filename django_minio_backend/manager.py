@@ -244,3 +244,11 @@ def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[s
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:
     """Tell every plugin that ``bucket_name`` was just created."""
     _call("on_bucket_created", bucket_name=bucket_name, public=public, storage=storage)
+
+
+def known_plugin_names() -> set[str]:
+    """Every name MINIO_DISABLED_PLUGINS can block: built-ins, entry points, MINIO_PLUGINS, registered."""
+    names = {*DEFAULT_PLUGINS, *global_setting("MINIO_PLUGINS")}
+    names.update(entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    names.update(name for name, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
+    return names
