@@ -15,7 +15,7 @@ from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfi
 
 from . import manager, sdk
 from .exceptions import s3_errors
-from .policies import describe_statement, policies_equal, private_remainder
+from .policies import describe_statement, opens_bucket, policies_equal, private_remainder
 
 if TYPE_CHECKING:
     from .storage import MinioBackend
@@ -85,11 +85,34 @@ def sync_bucket(storage: MinioBackend, *, dry_run: bool = False) -> BucketReport
         return _sync_bucket(storage, dry_run)
 
 
+def _make_bucket(storage: MinioBackend) -> bool:
+    """Create the bucket; False when another process (workers, pods starting together) was first.
+
+    ``BucketAlreadyExists`` counts as ours only when our credentials can see the bucket.
+    """
+    client, bucket = storage.client, storage.bucket
+    try:
+        client.make_bucket(bucket)
+    except S3Error as exc:
+        if exc.code == "BucketAlreadyOwnedByYou":
+            return False
+        if exc.code != "BucketAlreadyExists":
+            raise
+        try:
+            ours = client.bucket_exists(bucket)
+        except S3Error:
+            ours = False
+        if not ours:
+            raise
+        return False
+    return True
+
+
 def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
     client, bucket, public = storage.client, storage.bucket, storage.is_public
     created = not client.bucket_exists(bucket)
     if created and not dry_run:
-        client.make_bucket(bucket)
+        created = _make_bucket(storage)
     try:
         if created and not dry_run:
             manager.on_bucket_created(bucket_name=bucket, public=public, storage=storage)
@@ -106,7 +129,7 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
         else:
             action = "unchanged" if policies_equal(desired, current) else "set"
         if not dry_run and action == "deleted":
-            client.delete_bucket_policy(bucket)
+            _delete_policy(storage)
         elif not dry_run and action in ("set", "trimmed"):
             client.set_bucket_policy(bucket, json.dumps(desired))
     except BaseException:
@@ -115,6 +138,8 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
         raise
     described = tuple(describe_statement(statement) for statement in removed)
     lifecycle = "off" if created and dry_run else sync_lifecycle(storage, dry_run=dry_run)
+    # What the bucket is, not what it was declared: a policy hook may open a private bucket.
+    public = public or opens_bucket(desired, bucket)
     return BucketReport(
         storage.config.endpoint,
         bucket,
@@ -173,6 +198,14 @@ def _write_rules(storage: MinioBackend, rules: list[Rule]) -> None:
         storage.client.set_bucket_lifecycle(storage.bucket, LifecycleConfig(rules))
     else:
         storage.client.delete_bucket_lifecycle(storage.bucket)
+
+
+def _delete_policy(storage: MinioBackend) -> None:
+    try:
+        storage.client.delete_bucket_policy(storage.bucket)
+    except S3Error as exc:
+        if exc.code not in NO_POLICY_CODES:  # another process removed it first
+            raise
 
 
 _known_lock = threading.Lock()

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from minio.sse import SseCustomerKey
 
 from .capabilities import conditional_put
-from .conf import MAX_URL_EXPIRY, SETTINGS, StorageConfig, normalize_options, resolve
+from .conf import MAX_URL_EXPIRY, SETTINGS, NotAFlagError, StorageConfig, normalize_options, resolve
 from .discovery import backend_class, minio_aliases, model_file_fields
 from .upload import cache_locks_across_processes
 
@@ -23,9 +23,14 @@ ID = "django_minio_backend."
 
 def _sources() -> Iterator[tuple[str, dict[str, Any], bool]]:
     """(label, options, static) for the top-level settings and each MinioBackend alias."""
-    if any(hasattr(settings, s.name) for s in SETTINGS):
+    aliases = minio_aliases()
+    # The top level is a storage of its own only when it names a server (initialize_buckets
+    # then uses it) or nothing else does; otherwise each alias is checked with the top-level
+    # values it inherits, and a top-level MINIO_PLUGINS alone is no configuration to check.
+    top_level = any(hasattr(settings, s.name) for s in SETTINGS if s.per_storage)
+    if getattr(settings, "MINIO_ENDPOINT", None) or (top_level and not aliases):
         yield "settings", {}, False
-    for alias in minio_aliases():
+    for alias in aliases:
         yield alias.label, alias.options, alias.backend.is_static
 
 
@@ -169,6 +174,39 @@ def config_messages(label: str, config: StorageConfig) -> list[CheckMessage]:
     return list(_check_config(label, config, None))
 
 
+def _opened_private_buckets(
+    sources: list[tuple[StorageConfig, dict[str, Any], bool]],
+) -> Iterator[CheckMessage]:
+    """E022: a policy hook grants anonymous access to a bucket declared private."""
+    from . import manager
+    from .exceptions import PluginError
+    from .policies import opens_bucket
+    from .storage import MinioBackend, MinioBackendStatic
+
+    seen: set[tuple[str, str]] = set()
+    for config, options, static in sources:
+        # Plain backends: a user's subclass may read files in __init__ (ManifestFilesMixin).
+        base = (MinioBackendStatic if static else MinioBackend)(**options)
+        for bucket in config.private_buckets:
+            if (config.endpoint, bucket) in seen or bucket in config.public_buckets:
+                continue
+            seen.add((config.endpoint, bucket))
+            try:
+                policy = manager.bucket_policy(
+                    bucket_name=bucket, public=False, storage=base.with_bucket(bucket)
+                )
+            except (PluginError, ImproperlyConfigured):
+                continue  # reported by E009, or by initialize_buckets itself
+            if opens_bucket(policy, bucket):
+                yield Error(
+                    f"{config.endpoint}/{bucket}: the bucket is in MINIO_PRIVATE_BUCKETS but its policy "
+                    "(MINIO_POLICY_HOOKS or a bucket_policy plugin) gives anonymous users all its objects.",
+                    hint="Move the bucket to MINIO_PUBLIC_BUCKETS if it is meant to be public, or drop the "
+                    "anonymous (Principal '*') statement from its policy.",
+                    id=ID + "E022",
+                )
+
+
 def _explicit(label: str, option: str) -> bool:
     if label == "settings":
         return hasattr(settings, "MINIO_" + option.upper())
@@ -180,12 +218,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     """Validate the MINIO_* settings and every MinioBackend storage."""
     messages: list[CheckMessage] = []
     configs: list[tuple[str, StorageConfig]] = []
+    resolved: list[tuple[StorageConfig, dict[str, Any], bool]] = []
     for label, options, static in _sources():
         try:
             config = resolve(options, static=static)
         except (ImproperlyConfigured, TypeError, ValueError) as exc:
-            messages.append(Error(f"{label}: {exc}", id=ID + "E008"))
+            messages.append(_unresolved(label, exc))
             continue
+        resolved.append((config, options, static))
         messages.extend(_check_config(label, config, None))
         messages.extend(_check_endpoints(label, options, config))
         configs.append((label, config))
@@ -197,13 +237,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         try:
             config = storage.config
         except (ImproperlyConfigured, TypeError, ValueError) as exc:
-            messages.append(Error(f"{label}: {exc}", id=ID + "E008"))
+            messages.append(_unresolved(label, exc))
             continue
         messages.extend(_undeclared(label, config))
+    messages.extend(_opened_private_buckets(resolved))
     messages.extend(_legacy_storage_settings())
     messages.extend(_app_order())
     messages.extend(_aws_settings())
     return _one_per_mistake(messages)
+
+
+def _unresolved(label: str, exc: Exception) -> CheckMessage:
+    return Error(f"{label}: {exc}", id=ID + ("E020" if isinstance(exc, NotAFlagError) else "E008"))
 
 
 def _one_per_mistake(messages: list[CheckMessage]) -> list[CheckMessage]:
@@ -382,7 +427,21 @@ def check_plugins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 id=ID + "E009",
             )
         ]
-    return []
+    return list(_unknown_disabled_plugins())
+
+
+def _unknown_disabled_plugins() -> Iterator[CheckMessage]:
+    from .conf import global_setting
+    from .manager import known_plugin_names
+
+    known = known_plugin_names()
+    for name in global_setting("MINIO_DISABLED_PLUGINS"):
+        if name not in known:
+            yield Warning(
+                f"MINIO_DISABLED_PLUGINS names {name!r}, which is no plugin: nothing is disabled by it.",
+                hint=f"Known plugins: {', '.join(sorted(known))}.",
+                id=ID + "W020",
+            )
 
 
 @register(Tags.compatibility, deploy=True)

@@ -13,20 +13,74 @@ import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from .exceptions import s3_errors
+from minio.deleteobjects import DeleteObject
+
+from .exceptions import StorageError, s3_errors
 from .storage import MinioBackend
 
 DEFAULT_WORKERS = 8
 
 
-def remote_index(storage: MinioBackend) -> dict[str, tuple[int, str]]:
-    """``name -> (size, etag)`` of every object under the storage's location."""
+def remote_index(storage: MinioBackend, *, dry_run: bool = False) -> dict[str, tuple[int, str]]:
+    """``name -> (size, etag)`` of every object under the storage's location.
+
+    A missing bucket is created as a save would create it (``MINIO_BUCKET_CHECK_ON_SAVE``,
+    policy included; not in a ``dry_run``) and is empty; without that setting
+    FileNotFoundError says how to create it.
+    """
+    try:
+        return _listing(storage)
+    except FileNotFoundError as exc:  # only the bucket can be missing in a listing
+        if dry_run:
+            return {}
+        if not storage.config.bucket_check_on_save:
+            raise FileNotFoundError(
+                f"{exc}: run `manage.py initialize_buckets` first, or set MINIO_BUCKET_CHECK_ON_SAVE = True "
+                "so that collectstatic creates it"
+            ) from exc
+    from .buckets import ensure_bucket_once
+
+    ensure_bucket_once(storage)
+    return {}
+
+
+def _listing(storage: MinioBackend, prefix: str = "") -> dict[str, tuple[int, str]]:
     location = storage.location_prefix
     index: dict[str, tuple[int, str]] = {}
     with s3_errors(storage.config.endpoint, storage.bucket, "list for collectstatic", location):
-        for obj in storage.client.list_objects(storage.bucket, prefix=location or None, recursive=True):
+        objects = storage.client.list_objects(
+            storage.bucket, prefix=location + prefix or None, recursive=True
+        )
+        for obj in objects:
             index[obj.object_name[len(location) :]] = (int(obj.size or 0), (obj.etag or "").strip('"'))
     return index
+
+
+def clear(storage: MinioBackend, path: str = "", *, dry_run: bool = False) -> list[str]:
+    """``collectstatic --clear``: delete every object under ``path`` (the whole location for "").
+
+    Returns the names deleted (or, in a ``dry_run``, that would be); a missing
+    bucket has nothing to delete. Django's own ``clear_dir`` cannot be used: it asks
+    ``exists("")``, and the bucket root is not an object.
+    """
+    prefix = path.strip("/") + "/" if path.strip("/") else ""
+    try:
+        names = sorted(_listing(storage, prefix))
+    except FileNotFoundError:
+        return []
+    if dry_run or not names:
+        return names
+    location = storage.location_prefix
+    with s3_errors(storage.config.endpoint, storage.bucket, "clear for collectstatic", location + prefix):
+        errors = storage.client.remove_objects(
+            storage.bucket, (DeleteObject(location + name) for name in names)
+        )
+        failed = [f"{error.name} ({error.code})" for error in errors]
+    if failed:
+        raise StorageError(
+            f"clear for collectstatic: {len(failed)} object(s) not deleted: {', '.join(failed[:5])}"
+        )
+    return names
 
 
 def fingerprint(source_storage: Any, path: str) -> tuple[int, str]:

@@ -49,12 +49,22 @@ def _text_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
 
+class NotAFlagError(ImproperlyConfigured):
+    """A True/False setting holds something else (check django_minio_backend.E020)."""
+
+
 def _flag(value: Any) -> bool:
-    return bool(value)
+    """True or False (0 and 1 too); a string such as "False" from the environment is refused."""
+    if isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+        return bool(value)
+    raise NotAFlagError(
+        f"must be True or False, not {value!r}: bool({value!r}) is {bool(value)}. Convert values "
+        "read from the environment, e.g. os.environ.get('MINIO_USE_HTTPS', '').lower() == 'true'."
+    )
 
 
 def _flag_or_none(value: Any) -> bool | None:
-    return None if value is None else bool(value)
+    return None if value is None else _flag(value)
 
 
 def _or_none(value: Any) -> Any:
@@ -102,6 +112,13 @@ class Setting:
     @property
     def option(self) -> str:
         return self.name.removeprefix("MINIO_").lower()
+
+    def parse_value(self, value: Any) -> Any:
+        """``parse(value)``, with errors naming this setting."""
+        try:
+            return self.parse(value)
+        except NotAFlagError as exc:
+            raise NotAFlagError(f"django_minio_backend: {self.name} {exc}") from None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -300,6 +317,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+# An option without a setting of its own, parsed like one.
+REPLACE_EXISTING = Setting(
+    "replace_existing", False, "Overwrite instead of choosing a new name.", parse=_flag
+)
 # Option keys that are not settings of their own, with their defaults.
 OBJECT_OPTIONS: dict[str, Any] = {
     "location": "",
@@ -340,6 +361,7 @@ DJANGO_STORAGES_OPTIONS = {
 SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
 
 
+# Options that are True or False; a string ("False" from the environment) is refused, not truthy.
 def option_key(key: str) -> str:
     """Return the canonical (lower-case) option key for ``key``, or raise naming it."""
     if key in OPTION_ALIASES:
@@ -481,14 +503,14 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
             return layered[s.option]
         return global_setting(s.name)
 
-    values = {s.option: s.parse(value(s)) for s in SETTINGS if s.per_storage}
+    values = {s.option: s.parse_value(value(s)) for s in SETTINGS if s.per_storage}
     if values["external_endpoint_use_https"] is None:
         values["external_endpoint_use_https"] = values["use_https"]
     bucket_default = values["static_files_bucket" if static else "media_files_bucket"]
     return StorageConfig(
         **values,
         bucket_name=layered.get("bucket_name") or bucket_default,
-        replace_existing=bool(layered.get("replace_existing", False)),
+        replace_existing=REPLACE_EXISTING.parse_value(layered.get("replace_existing", False)),
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -75,7 +77,7 @@ def _build() -> pluggy.PluginManager:
         for path in DEFAULT_PLUGINS:
             if not pm.is_blocked(path):
                 pm.register(importlib.import_module(path), name=path)
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        _load_entry_points(pm)
         for path in global_setting("MINIO_PLUGINS"):
             if pm.is_blocked(path):
                 continue
@@ -85,6 +87,22 @@ def _build() -> pluggy.PluginManager:
         name = pm.get_name(exc.plugin) or repr(exc.plugin)
         raise ConfigurationError(f"django_minio_backend plugin {name!r} is invalid: {exc}") from exc
     return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """pluggy's ``load_setuptools_entrypoints``, naming the plugin whose import fails."""
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        name = entry_point.name
+        if pm.get_plugin(name) is not None or pm.is_blocked(name):
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # whatever the plugin's module raises at import
+            raise ConfigurationError(
+                f"django_minio_backend plugin {name!r} (entry point {entry_point.value!r}) cannot be "
+                f"loaded: {exc!r}. Fix or uninstall it, or list {name!r} in MINIO_DISABLED_PLUGINS."
+            ) from exc
+        pm.register(plugin, name=name)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -129,20 +147,95 @@ def _call(hook: str, **kwargs: Any) -> Any:
     caller: Callable[..., Any] = getattr(pm.hook, hook)
     try:
         return caller(**kwargs)
-    except PASSED_THROUGH:
+    except (*PASSED_THROUGH, PluginError):  # a plugin asking another hook: the culprit is named
         raise
     except Exception as exc:
         raise PluginError(_culprit(pm, hook, sys.exc_info()[2]), hook, exc) from exc
 
 
+def _line_problem(value: str) -> str | None:
+    if any(c in value for c in "\r\n\0"):
+        return f"{value!r} contains a line break"
+    return None
+
+
+def _policy_problem(answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return f"returned {answer!r} ({type(answer).__name__}); expected a policy dict or None"
+    try:
+        json.dumps(answer)
+    except (TypeError, ValueError) as exc:
+        return f"returned a policy that cannot be serialised to JSON ({exc})"
+    return None
+
+
+def _str_problem(answer: Any) -> str | None:
+    if not isinstance(answer, str):
+        return f"returned {answer!r} ({type(answer).__name__}); expected str or None"
+    return None
+
+
+def _content_type_problem(answer: Any) -> str | None:
+    return _str_problem(answer) or _line_problem(answer)
+
+
+def _parameters_problem(answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return f"returned {answer!r} ({type(answer).__name__}); expected a dict of header: value or None"
+    for key, value in answer.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            return f"returned {{{key!r}: {value!r}}}; header names and values must be str"
+        problem = _line_problem(key) or _line_problem(value)
+        if problem:
+            return f"returned header {key!r}: {problem}"
+    return None
+
+
+# What each hook may answer (None aside): checked where the answer enters the backend,
+# so that a wrong answer fails naming the plugin instead of deep in the SDK.
+_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
+    "bucket_policy": _policy_problem,
+    "upload_to_prefix": _str_problem,
+    "content_type_guess": _content_type_problem,
+    "object_parameters": _parameters_problem,
+}
+
+
+def _answerer(pm: pluggy.PluginManager, hook: str, kwargs: dict[str, Any]) -> str:
+    """The plugin whose answer to ``hook`` is wrong: each implementation asked alone (error path only)."""
+    problem = _PROBLEMS[hook]
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):  # pluggy's call order
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            answer = impl.function(*[kwargs[arg] for arg in impl.argnames])
+        except Exception:
+            continue
+        if answer is not None and problem(answer):
+            return impl.plugin_name
+    return "unknown"
+
+
+def _ask(hook: str, **kwargs: Any) -> Any:
+    """``_call``, then the answer (each answer, for a hook that collects them) checked."""
+    result = _call(hook, **kwargs)
+    answers = result if hook == "object_parameters" else [result]
+    for answer in answers:
+        problem = None if answer is None else _PROBLEMS[hook](answer)
+        if problem:
+            pm = get_plugin_manager()
+            raise PluginError(_answerer(pm, hook, kwargs), hook, TypeError(problem))
+    return result
+
+
 def bucket_policy(bucket_name: str, public: bool, storage: MinioBackend) -> dict[str, Any] | None:
     """The policy ``bucket_name`` must carry, or None for no policy."""
-    return _call("bucket_policy", bucket_name=bucket_name, public=public, storage=storage)
+    return _ask("bucket_policy", bucket_name=bucket_name, public=public, storage=storage)
 
 
 def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None) -> str | None:
     """The prefix a name strategy gives a new upload, or None."""
-    return _call("upload_to_prefix", instance=instance, filename=filename, storage=storage)
+    return _ask("upload_to_prefix", instance=instance, filename=filename, storage=storage)
 
 
 def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
@@ -154,9 +247,9 @@ def content_type_guess(name: str, content: File, storage: MinioBackend) -> str |
     try:
         position = content.tell()
     except (AttributeError, OSError, ValueError):
-        return _call("content_type_guess", name=name, content=content, storage=storage)
+        return _ask("content_type_guess", name=name, content=content, storage=storage)
     try:
-        return _call("content_type_guess", name=name, content=content, storage=storage)
+        return _ask("content_type_guess", name=name, content=content, storage=storage)
     finally:
         with contextlib.suppress(AttributeError, OSError, ValueError):
             content.seek(position)
@@ -165,7 +258,7 @@ def content_type_guess(name: str, content: File, storage: MinioBackend) -> str |
 def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str]:
     """Extra upload headers from every plugin; the first plugin called wins a header."""
     merged: dict[str, str] = {}
-    for answer in reversed(_call("object_parameters", name=name, content=content, storage=storage)):
+    for answer in reversed(_ask("object_parameters", name=name, content=content, storage=storage)):
         merged.update(answer or {})
     return merged
 
@@ -173,3 +266,11 @@ def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[s
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:
     """Tell every plugin that ``bucket_name`` was just created."""
     _call("on_bucket_created", bucket_name=bucket_name, public=public, storage=storage)
+
+
+def known_plugin_names() -> set[str]:
+    """Every name MINIO_DISABLED_PLUGINS can block: built-ins, entry points, MINIO_PLUGINS, registered."""
+    names = {*DEFAULT_PLUGINS, *global_setting("MINIO_PLUGINS")}
+    names.update(entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    names.update(name for name, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
+    return names

@@ -115,3 +115,25 @@ def private_remainder(
         ours = str(statement.get("Sid", "")).startswith(OUR_SID_PREFIX)
         (removed if ours or _is_anonymous_grant(statement) else kept).append(statement)
     return ({**policy, "Statement": kept} if kept else None), removed
+
+
+def opens_bucket(policy: dict[str, Any] | str | None, bucket_name: str) -> bool:
+    """Whether ``policy`` gives anonymous users (``Principal: "*"``) every object of the bucket.
+
+    A grant on part of it (``arn:aws:s3:::bucket/shared/*``, as in
+    ``examples/policy_hook.example.py``) leaves the bucket private.
+    """
+    canonical = canonical_policy(policy)
+    if not isinstance(canonical, dict):
+        return False
+    everything = {"*", "arn:aws:s3:::*", f"arn:aws:s3:::{bucket_name}/*"}
+    statements = canonical.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")  # canonical: "*" is {"AWS": ["*"]}
+        if not (isinstance(principal, dict) and "*" in principal.get("AWS", [])):
+            continue
+        if "NotResource" in statement or everything & set(statement.get("Resource", [])):
+            return True
+    return False

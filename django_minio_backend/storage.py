@@ -38,6 +38,7 @@ from .conf import (
 )
 from .exceptions import NOT_FOUND_CODES, ObjectChangedError, s3_errors
 from .files import MinioFile, ObjectReader
+from .header_encoding import encode_headers
 from .headers import option_headers
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus
@@ -306,7 +307,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
         if config.sse is not None:
             headers.update(config.sse.headers())
-        return headers
+        return encode_headers(headers)
 
     def _ssec(self) -> SseCustomerKey | None:
         sse = self.config.sse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,9 @@ def static_source(tmp_path: Path) -> Path:
     return source
 
 
-def collect(apps: list[str], source: Path, bucket: str, pool: CountingPool) -> str:
+def collect(
+    apps: list[str], source: Path, bucket: str, pool: CountingPool, *args: str, **settings: object
+) -> str:
     out = StringIO()
     with override_settings(
         INSTALLED_APPS=apps,
@@ -51,8 +53,9 @@ def collect(apps: list[str], source: Path, bucket: str, pool: CountingPool) -> s
         MINIO_STATIC_FILES_BUCKET=bucket,
         MINIO_PRIVATE_BUCKETS=[bucket],
         MINIO_HTTP_CLIENT=pool,
+        **settings,
     ):
-        call_command("collectstatic", interactive=False, stdout=out, verbosity=1)
+        call_command("collectstatic", *args, interactive=False, stdout=out, verbosity=1)
     return out.getvalue()
 
 
@@ -131,3 +134,56 @@ def test_fast_collectstatic_reports_upload_failures(static_source: Path, static_
 
     with pytest.raises(CommandError, match=r"1 static file\(s\) failed to upload: app3/file7\.css"):
         collect(OURS_FIRST, static_source, static_bucket, Failing())
+
+
+def test_clear_deletes_stale_objects_and_uploads_everything_again(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    collect(OURS_FIRST, static_source, static_bucket, CountingPool())
+    raw_client.put_object(static_bucket, "old/stale.css", BytesIO(b"x"), 1)
+    output = collect(OURS_FIRST, static_source, static_bucket, CountingPool(), "--clear")
+    assert "Deleting 'old/stale.css'" in output
+    assert "40 static files copied" in output  # headers re-pushed: nothing skipped as unmodified
+    names = {o.object_name for o in raw_client.list_objects(static_bucket, recursive=True)}
+    assert "old/stale.css" not in names and len(names) == 40
+
+
+def test_clear_dry_run_lists_what_would_go_and_deletes_nothing(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    raw_client.put_object(static_bucket, "old/stale.css", BytesIO(b"x"), 1)
+    pool = CountingPool()
+    output = collect(OURS_FIRST, static_source, static_bucket, pool, "--clear", "--dry-run")
+    assert "Pretending to delete 'old/stale.css'" in output
+    assert "40 static files copied" in output  # "copied" is Django's dry-run wording too
+    assert set(pool.calls) == {"GET"}  # listings only: no DELETE, no POST, no PUT
+    assert [o.object_name for o in raw_client.list_objects(static_bucket, recursive=True)] == [
+        "old/stale.css"
+    ]
+
+
+def test_fast_collectstatic_creates_a_missing_static_bucket_as_a_save_would(
+    static_source: Path, bucket_name: str, raw_client: Minio
+) -> None:
+    output = collect(OURS_FIRST, static_source, bucket_name, CountingPool(), MINIO_BUCKET_CHECK_ON_SAVE=True)
+    assert "40 static files copied" in output
+    assert raw_client.get_object(bucket_name, "app1/file5.css").read() == b"body{--n:5}"
+
+
+def test_fast_collectstatic_dry_run_does_not_create_the_bucket(
+    static_source: Path, bucket_name: str, raw_client: Minio
+) -> None:
+    output = collect(
+        OURS_FIRST, static_source, bucket_name, CountingPool(), "--dry-run", MINIO_BUCKET_CHECK_ON_SAVE=True
+    )
+    assert "40 static files copied" in output
+    assert not raw_client.bucket_exists(bucket_name)
+
+
+def test_fast_collectstatic_says_how_to_create_a_missing_bucket(
+    static_source: Path, bucket_name: str
+) -> None:
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match=f"{bucket_name}.*initialize_buckets.*MINIO_BUCKET_CHECK_ON_SAVE"):
+        collect(OURS_FIRST, static_source, bucket_name, CountingPool(), MINIO_BUCKET_CHECK_ON_SAVE=False)

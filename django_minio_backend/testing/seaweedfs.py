@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -19,7 +20,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -49,6 +52,8 @@ _PORT_FLAGS = tuple(
 _ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 # weed creates unix sockets named after each port in a hard-coded /tmp.
 _SOCKET_DIR = Path("/", "tmp")
+_WATCHDOG = Path(__file__).with_name("_watchdog.py")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,38 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (it holds the secret key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when the thread that started it exits.
+
+    None elsewhere, and in threads other than the main one (the kernel signals when
+    the starting *thread* ends, which would stop the server early); the watchdog
+    covers those cases and removes the files.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = libc.prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def find_weed_binary() -> str:
@@ -123,12 +160,15 @@ class SeaweedFS:
         self._log: IO[bytes] | None = None
         self._log_path: Path | None = None
         self._ports: list[int] = []
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     def start(self) -> S3Server:
         """Start the server (no-op when already running); wait until S3 answers."""
         if self.server is not None and self._proc and self._proc.poll() is None:
             return self.server
         self.stop()
+        # Before any file is written: a missing binary must leave nothing behind.
+        weed = self.weed_binary or find_weed_binary()
         data_dir = self.data_dir
         if data_dir is None:
             data_dir = self._tmp_dir = Path(tempfile.mkdtemp(prefix="dmb-weed-"))
@@ -136,12 +176,12 @@ class SeaweedFS:
         config = data_dir / "s3-identities.json"
         creds = {"accessKey": self.access_key, "secretKey": self.secret_key}
         identity = {"name": "admin", "credentials": [creds], "actions": _ACTIONS}
-        config.write_text(json.dumps({"identities": [identity]}))
+        _write_private(config, json.dumps({"identities": [identity]}))
         ports: dict[str, int] = {}
         while len(set(ports.values())) < len(_PORT_FLAGS):
             ports = {flag: free_port() for flag in _PORT_FLAGS}
         # -logtostderr: glog would otherwise write weed.* files into $TMPDIR.
-        cmd = [self.weed_binary or find_weed_binary(), "-logtostderr", "mini"]
+        cmd = [weed, "-logtostderr", "mini"]
         cmd += [f"-dir={data_dir}", f"-ip={_HOST}", f"-ip.bind={_HOST}"]
         cmd += ["-master.telemetry=false", "-webdav=false", "-admin.ui=false"]
         cmd += ["-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}"]
@@ -164,7 +204,9 @@ class SeaweedFS:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
+            self._watchdog = self._start_watchdog(self._proc.pid)
             self._wait_ready(server)
         except OSError as e:
             self.stop()
@@ -175,6 +217,23 @@ class SeaweedFS:
             raise
         self.server = server
         return server
+
+    def _start_watchdog(self, weed_pid: int) -> subprocess.Popen[bytes]:
+        """A process that stops ``weed`` and removes its files once this process is gone.
+
+        SIGTERM (a CI timeout, ``docker stop``) and SIGKILL skip ``atexit``; the
+        watchdog runs in its own session so that a signal to our process group
+        does not stop it before it has cleaned up.
+        """
+        tmp_dir = str(self._tmp_dir or "")
+        args = [str(os.getpid()), str(weed_pid), tmp_dir, *map(str, self._ports)]
+        return subprocess.Popen(
+            [sys.executable, str(_WATCHDOG), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            start_new_session=True,
+        )
 
     def _wait_ready(self, server: S3Server) -> None:
         timeout = urllib3.Timeout(connect=1.0, read=2.0)
@@ -215,6 +274,10 @@ class SeaweedFS:
     def stop(self) -> None:
         """SIGTERM the process group (SIGKILL after 5 s); remove a temp data dir."""
         proc, self._proc, self.server = self._proc, None, None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:  # its work is done here, and it must not race this
+            watchdog.kill()
+            watchdog.wait()
         if proc is not None:
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 with contextlib.suppress(ProcessLookupError):

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectStatic
 from django.core.management.base import CommandError
 
-from ...collectstatic import DEFAULT_WORKERS, ParallelUploader, fingerprint, remote_index
+from ...collectstatic import DEFAULT_WORKERS, ParallelUploader, clear, fingerprint, remote_index
 from ...storage import MinioBackend
 
 
@@ -58,8 +58,15 @@ class Command(DjangoCollectStatic):
         return result
 
     def clear_dir(self, path: str) -> None:
-        super().clear_dir(path)
+        if not isinstance(self.storage, MinioBackend):
+            return super().clear_dir(path)
+        names = clear(self.storage, path, dry_run=self.dry_run)
+        for name in names:
+            self.log(f"{'Pretending to delete' if self.dry_run else 'Deleting'} '{name}'", level=1)
+        if not names:
+            self.log(f"Nothing to delete: '{path}'")
         self._index = {}
+        return None
 
     def copy_file(self, path: str, prefixed_path: str, source_storage: Any) -> None:
         if not self._fast():
@@ -67,7 +74,10 @@ class Command(DjangoCollectStatic):
         if prefixed_path in self.copied_files:
             return self.log(f"Skipping '{path}' (already copied earlier)")
         if self._index is None:
-            self._index = remote_index(self.storage)
+            try:
+                self._index = remote_index(self.storage, dry_run=self.dry_run)
+            except FileNotFoundError as exc:
+                raise CommandError(str(exc)) from exc
         remote = self._index.get(prefixed_path)
         if remote is not None and remote == fingerprint(source_storage, path):
             if prefixed_path not in self.unmodified_files:
