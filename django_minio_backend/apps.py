@@ -58,7 +58,9 @@ class DjangoMinioBackendConfig(AppConfig):
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="django_minio_backend.settings")
         asked = global_setting("MINIO_CONSISTENCY_CHECK_ON_START") or _asked_by_an_alias()
-        if asked and not is_autoreload_parent(sys.argv, os.environ):
+        # minio_devserver starts the server the check would ask: it creates the buckets itself.
+        devserver = sys.argv[1:2] == ["minio_devserver"]
+        if asked and not devserver and not is_autoreload_parent(sys.argv, os.environ):
             from .buckets import initialize_buckets
 
             for report in initialize_buckets(on_start=True):
