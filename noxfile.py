@@ -108,7 +108,9 @@ def _make_session(python: str, django: str) -> None:
     def tests(session: nox.Session) -> None:
         session.install(
             "-e",
-            ".[test]",
+            ".[devserver]",
+            "-r",
+            "requirements-dev.txt",
             *PLUGINS,
             f"django~={django}.0",
         )
