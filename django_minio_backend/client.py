@@ -12,14 +12,16 @@ import functools
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 import certifi
 import urllib3
+from django.utils.module_loading import import_string
 from minio import Minio
+from minio.credentials import Provider
 
 from .conf import StorageConfig
 
@@ -63,17 +65,56 @@ def status_http_client() -> urllib3.PoolManager:
     return default_http_client(connect=2, read=5, retries=0)
 
 
+@functools.lru_cache(maxsize=16)
+def _provider_from_path(path: str) -> Provider:
+    """One provider per dotted path and process: IAM / STS providers cache their keys until expiry."""
+    target = import_string(path)
+    provider = target() if callable(target) and not isinstance(target, Provider) else target
+    if not isinstance(provider, Provider):
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"MINIO_CREDENTIALS_PROVIDER = {path!r} gives {type(provider).__name__}, "
+            "not a minio.credentials.Provider."
+        )
+    return provider
+
+
+def credentials_provider(config: StorageConfig) -> Provider | None:
+    """The credentials provider of ``config``, or None when it uses its static keys."""
+    value = config.credentials_provider
+    if value is None or isinstance(value, Provider):
+        return value
+    if isinstance(value, str):
+        return _provider_from_path(value)
+    from .exceptions import ConfigurationError
+
+    raise ConfigurationError(
+        "MINIO_CREDENTIALS_PROVIDER must be a minio.credentials.Provider or a dotted path to one, "
+        f"not {type(value).__name__}."
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _client(
-    endpoint: str, secure: bool, region: str, access_key: str, secret_key: str, http_client: Any
+    endpoint: str,
+    secure: bool,
+    region: str,
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None,
+    provider: Provider | None,
+    http_client: Any,
 ) -> Minio:
     return Minio(
         endpoint,
         access_key=access_key,
         secret_key=secret_key,
+        session_token=session_token,
         secure=secure,
         region=region,
         http_client=http_client,
+        credentials=provider,
     )
 
 
@@ -83,12 +124,16 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
         from .exceptions import ConfigurationError
 
         raise ConfigurationError("MINIO_ENDPOINT is not set (nor the storage's 'endpoint' option).")
+    provider = credentials_provider(config)
+    static = provider is None  # minio ignores a provider when keys are given
     return _client(
         config.endpoint,
         config.use_https,
         config.signing_region,
-        config.access_key,
-        config.secret_key,
+        config.access_key if static else None,
+        config.secret_key if static else None,
+        config.session_token if static else None,
+        provider,
         http_client or config.http_client or shared_http_client(),
     )
 
@@ -105,14 +150,20 @@ def _quote_path(name: str) -> str:
 
 @dataclass(frozen=True)
 class UrlSigner:
-    """Builds public and presigned GET URLs for one bucket on one endpoint."""
+    """Builds public and presigned GET URLs for one bucket on one endpoint.
+
+    With a ``provider`` every URL is signed with the keys it currently returns
+    (temporary keys rotate); otherwise with the static keys and ``session_token``.
+    """
 
     scheme: str
     host: str
     bucket: str
     region: str
-    access_key: str
-    secret_key: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    provider: Provider | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def for_config(cls, config: StorageConfig) -> UrlSigner:
@@ -131,6 +182,8 @@ class UrlSigner:
             region=config.signing_region,
             access_key=config.access_key,
             secret_key=config.secret_key,
+            session_token=config.session_token,
+            provider=credentials_provider(config),
         )
 
     @functools.cached_property
@@ -143,23 +196,23 @@ class UrlSigner:
     def public_url(self, name: str) -> str:
         return self._base + self.path(name)
 
-    def _day(self, datestamp: str) -> tuple[bytes, str, str]:
-        """Signing key, scope and query prefix of one day, computed once a day."""
+    def _day(self, datestamp: str, access_key: str, secret_key: str) -> tuple[bytes, str, str]:
+        """Signing key, scope and query prefix of one day and key pair, computed once for both."""
         cached = self.__dict__.get("_day_cache")
-        if cached is not None and cached[0] == datestamp:
+        if cached is not None and cached[0] == (datestamp, access_key, secret_key):
             return cached[1]
-        key = ("AWS4" + self.secret_key).encode()
+        key = ("AWS4" + secret_key).encode()
         for part in (datestamp, self.region, "s3", "aws4_request"):
             key = hmac.digest(key, part.encode(), "sha256")
         scope = f"{datestamp}/{self.region}/s3/aws4_request"
         prefix = (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
-            + _quote(f"{self.access_key}/{scope}")
+            + _quote(f"{access_key}/{scope}")
             + "&X-Amz-Date="
         )
         value = (key, scope, prefix)
         # A plain attribute store is atomic; a race only computes the day twice.
-        object.__setattr__(self, "_day_cache", (datestamp, value))
+        object.__setattr__(self, "_day_cache", ((datestamp, access_key, secret_key), value))
         return value
 
     def presigned_url(
@@ -172,10 +225,18 @@ class UrlSigner:
     ) -> str:
         """A presigned GET URL (AWS Signature V4, query string) valid for ``expires`` from ``now``."""
         amz_date = _amz_date(now)
-        key, scope, prefix = self._day(amz_date[:8])
+        if self.provider is None:
+            access_key, secret_key, token = self.access_key, self.secret_key, self.session_token
+        else:
+            creds = self.provider.retrieve()
+            access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
+        key, scope, prefix = self._day(amz_date[:8], access_key, secret_key)
         # The canonical query is sorted by name: the X-Amz-* parameters (fixed
         # order), then response-* overrides (lower case sorts after upper case).
-        query = f"{prefix}{amz_date}&X-Amz-Expires={int(expires.total_seconds())}&X-Amz-SignedHeaders=host"
+        query = f"{prefix}{amz_date}&X-Amz-Expires={int(expires.total_seconds())}"
+        if token:
+            query += f"&X-Amz-Security-Token={_quote(token)}"
+        query += "&X-Amz-SignedHeaders=host"
         if response_headers:
             query += "".join(f"&{_quote(k)}={_quote(v)}" for k, v in sorted(response_headers.items()))
         path = self.path(name)

@@ -53,6 +53,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MINIO_REGION", None, "Region used for signing; None signs for us-east-1 (no lookup)."),
     Setting("MINIO_ACCESS_KEY", "", "Access key."),
     Setting("MINIO_SECRET_KEY", "", "Secret key."),
+    Setting(
+        "MINIO_SESSION_TOKEN",
+        None,
+        "Session token of temporary keys (STS); sent with every request and in presigned URLs.",
+    ),
+    Setting(
+        "MINIO_CREDENTIALS_PROVIDER",
+        None,
+        "A minio credentials provider, or the dotted path of one, of its class or of a function "
+        "returning one (e.g. 'minio.credentials.IamAwsProvider'); replaces the three settings above.",
+    ),
     Setting("MINIO_USE_HTTPS", False, "Talk to MINIO_ENDPOINT over HTTPS."),
     Setting(
         "MINIO_URL_EXPIRY_HOURS",
@@ -162,7 +173,9 @@ EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTI
 # Upper-case option keys of upstream 4.x that map to another option.
 OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
 # Never recorded in migrations: secrets, and objects that cannot be serialised anyway.
-SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
+SECRET_OPTIONS = frozenset(
+    {"access_key", "secret_key", "session_token", "credentials_provider", "http_client", "sse", "progress"}
+)
 
 
 def option_key(key: str) -> str:
@@ -238,6 +251,8 @@ class StorageConfig:
     cache_control: str | None = None
     content_disposition: str | None = None
     content_encoding: str | None = None
+    session_token: str | None = dataclasses.field(default=None, repr=False)
+    credentials_provider: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def is_public(self) -> bool:
@@ -302,6 +317,8 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         url_cache_timeout=values["url_cache_timeout"],
         url_cache_prefix=str(values["url_cache_prefix"]),
         url_signing_window=values["url_signing_window"] or None,
+        session_token=values["session_token"] or None,
+        credentials_provider=values["credentials_provider"],
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
     )
 
