@@ -30,18 +30,23 @@ READ_TIMEOUT = 30.0
 
 
 def default_http_client(
-    *, connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT, retries: int = 3
+    *,
+    connect: float = CONNECT_TIMEOUT,
+    read: float = READ_TIMEOUT,
+    retries: int = 3,
+    ca_bundle: str | None = None,
 ) -> urllib3.PoolManager:
     """A pool with short timeouts and a few retries on resets and 5xx answers.
 
     The SDK's own default waits five minutes for a dead server; a web request
-    should fail within seconds instead.
+    should fail within seconds instead. ``ca_bundle`` (MINIO_CA_BUNDLE) replaces
+    certifi's CAs, for a private CA or a self-signed server.
     """
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect, read=read),
         maxsize=16,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
+        ca_certs=ca_bundle or certifi.where(),
         retries=urllib3.Retry(
             total=retries,
             connect=retries,
@@ -54,15 +59,29 @@ def default_http_client(
 
 
 @functools.cache
-def shared_http_client() -> urllib3.PoolManager:
-    """The process-wide default pool, used when MINIO_HTTP_CLIENT is not set."""
-    return default_http_client()
+def shared_http_client(ca_bundle: str | None = None) -> urllib3.PoolManager:
+    """The process-wide default pool (one per CA bundle), used when MINIO_HTTP_CLIENT is not set."""
+    return default_http_client(ca_bundle=ca_bundle)
 
 
 @functools.cache
-def status_http_client() -> urllib3.PoolManager:
+def status_http_client(ca_bundle: str | None = None) -> urllib3.PoolManager:
     """A pool for health checks: they must answer within a few seconds."""
-    return default_http_client(connect=2, read=5, retries=0)
+    return default_http_client(connect=2, read=5, retries=0, ca_bundle=ca_bundle)
+
+
+def connection_hint(exc: BaseException) -> str:
+    """What to change when a TLS handshake failed, or "" (the error text is enough)."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "; the server's certificate is not trusted: for a private CA or a self-signed server "
+            "set MINIO_CA_BUNDLE to its CA file (PEM)"
+        )
+    # OpenSSL's words for a TLS hello answered in plain HTTP (1.1/3.0, then 3.2+).
+    if any(words in text for words in ("WRONG_VERSION_NUMBER", "record layer failure", "packet length")):
+        return "; the server speaks plain HTTP: set MINIO_USE_HTTPS = False"
+    return ""
 
 
 @functools.lru_cache(maxsize=16)
@@ -134,7 +153,7 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
         config.secret_key if static else None,
         config.session_token if static else None,
         provider,
-        http_client or config.http_client or shared_http_client(),
+        http_client or config.http_client or shared_http_client(config.ca_bundle),
     )
 
 

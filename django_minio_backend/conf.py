@@ -103,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
         "A urllib3.PoolManager used for every request; None builds one with short timeouts.",
     ),
     Setting(
+        "MINIO_CA_BUNDLE",
+        None,
+        "Path of a PEM file of the CAs to trust for HTTPS (private CA, self-signed server) "
+        "instead of certifi's; ignored when MINIO_HTTP_CLIENT is set.",
+    ),
+    Setting(
         "MINIO_CONDITIONAL_WRITES",
         True,
         "Create-only saves with If-None-Match: * (turn off for servers that ignore the header).",
@@ -253,6 +259,7 @@ class StorageConfig:
     content_encoding: str | None = None
     session_token: str | None = dataclasses.field(default=None, repr=False)
     credentials_provider: Any = dataclasses.field(default=None, repr=False, compare=False)
+    ca_bundle: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -319,6 +326,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         url_signing_window=values["url_signing_window"] or None,
         session_token=values["session_token"] or None,
         credentials_provider=values["credentials_provider"],
+        ca_bundle=str(values["ca_bundle"]) if values["ca_bundle"] else None,
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
     )
 

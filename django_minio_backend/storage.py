@@ -30,7 +30,7 @@ from minio.error import S3Error, ServerError
 from minio.sse import SseCustomerKey
 
 from . import manager
-from .client import UrlSigner, client_for, status_http_client
+from .client import UrlSigner, client_for, connection_hint, status_http_client
 from .conf import MAX_URL_EXPIRY, SECRET_OPTIONS, StorageConfig, normalize_options, resolve
 from .exceptions import StorageError
 from .files import MinioFile, ObjectReader
@@ -278,7 +278,7 @@ class MinioBackend(Storage):
         except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
             if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
                 raise
-            raise StorageError(f"{action}: cannot reach S3 at {where} ({exc})") from exc
+            raise StorageError(f"{action}: cannot reach S3 at {where} ({exc}){connection_hint(exc)}") from exc
 
     # -- names ---------------------------------------------------------------------
 
@@ -625,7 +625,7 @@ class MinioBackend(Storage):
     def is_minio_available(self) -> MinioServerStatus:
         """Whether the server answers and accepts the credentials, within seconds."""
         config = self.config
-        client = client_for(config, config.http_client or status_http_client())
+        client = client_for(config, config.http_client or status_http_client(config.ca_bundle))
         try:
             found = client.bucket_exists(self.bucket)
         except S3Error as exc:
@@ -633,7 +633,9 @@ class MinioBackend(Storage):
                 False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
             )
         except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
-            return MinioServerStatus(False, f"cannot reach S3 at {config.endpoint}: {exc}")
+            return MinioServerStatus(
+                False, f"cannot reach S3 at {config.endpoint}: {exc}{connection_hint(exc)}"
+            )
         if found:
             return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")
         return MinioServerStatus(
