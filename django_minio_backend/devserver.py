@@ -91,8 +91,12 @@ def _listening(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops like Ctrl-C: the server is stopped and the process exits 0."""
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the server and exit 0.
+
+    SIGINT is set explicitly: a shell starts background jobs with it ignored, and
+    ``kill -INT`` must still stop the devserver as Ctrl-C does in a terminal.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -100,11 +104,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def serve(
@@ -129,7 +134,7 @@ def serve(
     if _listening(plan.port):
         raise DevServerError(f"{plan.endpoint} is already in use (another devserver or S3 server?).")
     server = SeaweedFS(data_dir, access_key=plan.access_key, secret_key=plan.secret_key, s3_port=plan.port)
-    with _sigterm_as_interrupt():
+    with _stop_signals_interrupt():
         try:
             try:
                 server.start()

@@ -62,6 +62,9 @@ def devserver() -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a shell starts a background job (`manage.py minio_devserver &`): SIGINT ignored.
+        # A terminal's Ctrl-C, where it is not, is the easier case of the same handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: queue.Queue[str] = queue.Queue()
 
