@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The package (editable, with the devserver extra), the developer tools of requirements-dev.txt
+# (not a published extra) and the two plugin distributions.
 venv: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]" $(PLUGINS)
+	$(BIN)/python -m pip install --quiet -e ".[devserver]" -r requirements-dev.txt $(PLUGINS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -32,7 +32,8 @@ DJANGO_PYTHONS: dict[str, tuple[str, ...]] = {
 }
 
 PLUGINS = ("./plugins/dmb-uuid-names", "./plugins/dmb-sniff-content-type")
-PYPROJECT = nox.project.load_toml(Path(__file__).resolve().parent / "pyproject.toml")
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
 # Oldest and newest Python that requires-python allows and this matrix knows.
 LOWEST_PYTHON = "3.10"
@@ -119,7 +120,9 @@ def _make_session(python: str, django: str) -> None:
     def tests(session: nox.Session) -> None:
         session.install(
             "-e",
-            ".[test]",
+            ".[devserver]",
+            "-r",
+            "requirements-dev.txt",
             *PLUGINS,
             f"django~={django}.0",
         )
@@ -152,9 +155,10 @@ def lowest_constraints() -> list[str]:
 
 
 def _test_requirements(unpin: tuple[str, ...] = ()) -> list[str]:
-    """The ``test`` extra of pyproject.toml, with the pins of ``unpin`` dropped."""
+    """The developer requirements (requirements-dev.txt), with the pins of ``unpin`` dropped."""
     result = []
-    for requirement in PYPROJECT["project"]["optional-dependencies"]["test"]:
+    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    for requirement in (line.strip() for line in lines if line.strip() and not line.startswith("#")):
         name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
         result.append(name if name.lower() in unpin else requirement)
     return result
@@ -212,6 +216,6 @@ _versions_session(
 _versions_session(
     "newest",
     NEWEST_PYTHON,
-    ["--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]", *PLUGINS],
+    ["--upgrade", "--upgrade-strategy", "eager", "-e", ".", "-r", "requirements-dev.txt", *PLUGINS],
     "The suite on the newest Python and the newest release of every dependency",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .manifest import MinioManifestStaticStorage
 from .names import get_iso_date, iso_date_prefix, plugin_prefix
 from .status import MinioServerStatus
 from .storage import MinioBackend, MinioBackendStatic
@@ -10,6 +11,7 @@ from .storage import MinioBackend, MinioBackendStatic
 __all__ = [
     "MinioBackend",
     "MinioBackendStatic",
+    "MinioManifestStaticStorage",
     "MinioServerStatus",
     "get_iso_date",
     "hookimpl",

@@ -38,8 +38,10 @@ def is_autoreload_parent(argv: Sequence[str], environ: Mapping[str, str]) -> boo
 
 
 # manage.py commands that never read or write files in storage: no on-start check for them.
+# minio_devserver starts the server the check would ask, and creates the buckets itself.
 COMMANDS_WITHOUT_STORAGE = frozenset(
     {
+        "minio_devserver",
         "help",
         "version",
         "makemigrations",

@@ -42,7 +42,7 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
             obj=obj,
             id=ID + "E002",
         )
-    if not config.access_key or not config.secret_key:
+    if config.credentials_provider is None and not (config.access_key and config.secret_key):
         yield Error(
             f"{label}: MINIO_ACCESS_KEY or MINIO_SECRET_KEY is not set.",
             hint="Set both keys (read them from the environment, not from code).",

@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 import certifi
 import urllib3
+from django.utils.module_loading import import_string
 from minio import Minio
-from minio.credentials import StaticProvider
+from minio.credentials import Provider, StaticProvider
 
 from .conf import Secret, StorageConfig
 from .exceptions import ConfigurationError
@@ -30,18 +31,23 @@ READ_TIMEOUT = 30.0
 
 
 def default_http_client(
-    *, connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT, retries: int = 3
+    *,
+    connect: float = CONNECT_TIMEOUT,
+    read: float = READ_TIMEOUT,
+    retries: int = 3,
+    ca_bundle: str | None = None,
 ) -> urllib3.PoolManager:
     """A pool with short timeouts and a few retries on resets and 5xx answers.
 
     The SDK's own default waits five minutes for a dead server; a web request
-    should fail within seconds instead.
+    should fail within seconds instead. ``ca_bundle`` (MINIO_CA_BUNDLE) replaces
+    certifi's CAs, for a private CA or a self-signed server.
     """
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect, read=read),
         maxsize=16,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
+        ca_certs=ca_bundle or certifi.where(),
         retries=urllib3.Retry(
             total=retries,
             connect=retries,
@@ -54,15 +60,41 @@ def default_http_client(
 
 
 @functools.cache
-def shared_http_client() -> urllib3.PoolManager:
-    """The process-wide default pool, used when MINIO_HTTP_CLIENT is not set."""
-    return default_http_client()
+def shared_http_client(ca_bundle: str | None = None) -> urllib3.PoolManager:
+    """The process-wide default pool (one per CA bundle), used when MINIO_HTTP_CLIENT is not set."""
+    return default_http_client(ca_bundle=ca_bundle)
 
 
 @functools.cache
-def status_http_client() -> urllib3.PoolManager:
+def status_http_client(ca_bundle: str | None = None) -> urllib3.PoolManager:
     """A pool for health checks: they must answer within a few seconds."""
-    return default_http_client(connect=2, read=5, retries=0)
+    return default_http_client(connect=2, read=5, retries=0, ca_bundle=ca_bundle)
+
+
+@functools.lru_cache(maxsize=16)
+def _provider_from_path(path: str) -> Provider:
+    """One provider per dotted path and process: IAM / STS providers cache their keys until expiry."""
+    target = import_string(path)
+    provider = target() if callable(target) and not isinstance(target, Provider) else target
+    if not isinstance(provider, Provider):
+        raise ConfigurationError(
+            f"MINIO_CREDENTIALS_PROVIDER = {path!r} gives {type(provider).__name__}, "
+            "not a minio.credentials.Provider."
+        )
+    return provider
+
+
+def credentials_provider(config: StorageConfig) -> Provider | None:
+    """The credentials provider of ``config``, or None when it uses its static keys."""
+    value = config.credentials_provider
+    if value is None or isinstance(value, Provider):
+        return value
+    if isinstance(value, str):
+        return _provider_from_path(value)
+    raise ConfigurationError(
+        "MINIO_CREDENTIALS_PROVIDER must be a minio.credentials.Provider or a dotted path to one, "
+        f"not {type(value).__name__}."
+    )
 
 
 @dataclass(frozen=True)
@@ -71,13 +103,14 @@ class Credentials:
 
     access_key: str
     secret_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
     def provider(self) -> StaticProvider | None:
         """The SDK's credentials provider; None (anonymous requests) without an access key."""
         if not self.access_key:
             return None
         # The SDK's Credentials (a dataclass) is a local of its request frames: hide the secret there too.
-        return StaticProvider(self.access_key, Secret(self.secret_key))
+        return StaticProvider(self.access_key, Secret(self.secret_key), self.session_token)
 
 
 def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
@@ -104,12 +137,13 @@ def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
 
 
 @functools.lru_cache(maxsize=64)
-def _client(endpoint: str, secure: bool, region: str, credentials: Credentials, http_client: Any) -> Minio:
+def _client(
+    endpoint: str, secure: bool, region: str, credentials: Credentials | Provider | None, http_client: Any
+) -> Minio:
     # The secret travels inside ``credentials``: no local variable of a frame that an
     # error report may show holds it (Minio's own frames get only the provider).
-    return Minio(
-        endpoint, credentials=credentials.provider(), secure=secure, region=region, http_client=http_client
-    )
+    provider = credentials.provider() if isinstance(credentials, Credentials) else credentials
+    return Minio(endpoint, credentials=provider, secure=secure, region=region, http_client=http_client)
 
 
 def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
@@ -117,12 +151,13 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
     if not config.endpoint:
         raise ConfigurationError("MINIO_ENDPOINT is not set (nor the storage's 'endpoint' option).")
     host, secure = split_endpoint(config.endpoint, config.use_https)
+    provider = credentials_provider(config)
     return _client(
         host,
         secure,
         config.signing_region,
-        Credentials(config.access_key, config.secret_key),
-        http_client or config.http_client or shared_http_client(),
+        provider or Credentials(config.access_key, config.secret_key, config.session_token),
+        http_client or config.http_client or shared_http_client(config.ca_bundle),
     )
 
 
@@ -138,14 +173,20 @@ def _quote_path(name: str) -> str:
 
 @dataclass(frozen=True)
 class UrlSigner:
-    """Builds public and presigned GET URLs for one bucket on one endpoint."""
+    """Builds public and presigned GET URLs for one bucket on one endpoint.
+
+    With a ``provider`` every URL is signed with the keys it currently returns
+    (temporary keys rotate); otherwise with the static keys and ``session_token``.
+    """
 
     scheme: str
     host: str
     bucket: str
     region: str
-    access_key: str
+    access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    provider: Provider | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def for_config(cls, config: StorageConfig) -> UrlSigner:
@@ -164,6 +205,8 @@ class UrlSigner:
             region=config.signing_region,
             access_key=config.access_key,
             secret_key=config.secret_key,
+            session_token=config.session_token,
+            provider=credentials_provider(config),
         )
 
     @functools.cached_property
@@ -176,20 +219,21 @@ class UrlSigner:
     def public_url(self, name: str) -> str:
         return self._base + self.path(name)
 
-    def _day(self, datestamp: str) -> tuple[_SigningKey, str, str]:
-        """Signing key, scope and query prefix of one day, computed once a day."""
+    def _day(self, datestamp: str, access_key: str, secret_key: str) -> tuple[_SigningKey, str, str]:
+        """Signing key, scope and query prefix of one day and key pair, computed once for both."""
         cached = self.__dict__.get("_day_cache")
-        if cached is not None and cached[0] == datestamp:
+        if cached is not None and cached[0] == (datestamp, access_key, secret_key):
             return cached[1]
+        key = _SigningKey(secret_key, datestamp, self.region)
         scope = f"{datestamp}/{self.region}/s3/aws4_request"
         prefix = (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
-            + _quote(f"{self.access_key}/{scope}")
+            + _quote(f"{access_key}/{scope}")
             + "&X-Amz-Date="
         )
-        value = (_SigningKey(self.secret_key, datestamp, self.region), scope, prefix)
+        value = (key, scope, prefix)
         # A plain attribute store is atomic; a race only computes the day twice.
-        object.__setattr__(self, "_day_cache", (datestamp, value))
+        object.__setattr__(self, "_day_cache", ((datestamp, access_key, secret_key), value))
         return value
 
     def presigned_url(
@@ -202,10 +246,18 @@ class UrlSigner:
     ) -> str:
         """A presigned GET URL (AWS Signature V4, query string) valid for ``expires`` from ``now``."""
         amz_date = _amz_date(now)
-        key, scope, prefix = self._day(amz_date[:8])
+        if self.provider is None:
+            access_key, secret_key, token = self.access_key, self.secret_key, self.session_token
+        else:
+            creds = self.provider.retrieve()
+            access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
+        key, scope, prefix = self._day(amz_date[:8], access_key, secret_key)
         # The canonical query is sorted by name: the X-Amz-* parameters (fixed
         # order), then response-* overrides (lower case sorts after upper case).
-        query = f"{prefix}{amz_date}&X-Amz-Expires={int(expires.total_seconds())}&X-Amz-SignedHeaders=host"
+        query = f"{prefix}{amz_date}&X-Amz-Expires={int(expires.total_seconds())}"
+        if token:
+            query += f"&X-Amz-Security-Token={_quote(token)}"
+        query += "&X-Amz-SignedHeaders=host"
         if response_headers:
             query += "".join(f"&{_quote(k)}={_quote(v)}" for k, v in sorted(response_headers.items()))
         path = self.path(name)

@@ -161,6 +161,20 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_secret,
     ),
     Setting(
+        "MINIO_SESSION_TOKEN",
+        None,
+        "Session token of temporary keys (STS); sent with every request and in presigned URLs.",
+        parse=_text_or_none,
+    ),
+    Setting(
+        "MINIO_CREDENTIALS_PROVIDER",
+        None,
+        (
+            "A minio credentials provider, or the dotted path of one, of its class or of a function "
+            "returning one (e.g. `'minio.credentials.IamAwsProvider'`); replaces the three settings above."
+        ),
+    ),
+    Setting(
         "MINIO_USE_HTTPS",
         False,
         "Talk to `MINIO_ENDPOINT` over HTTPS.",
@@ -225,6 +239,13 @@ SETTINGS: tuple[Setting, ...] = (
             "A `urllib3.PoolManager` used for every request; `None` builds one with 5 s connect / 30 s read "
             "timeouts and 3 retries."
         ),
+    ),
+    Setting(
+        "MINIO_CA_BUNDLE",
+        None,
+        "Path of a PEM file of the CAs to trust for HTTPS (private CA, self-signed server) "
+        "instead of certifi's; ignored when MINIO_HTTP_CLIENT is set.",
+        parse=_text_or_none,
     ),
     Setting(
         "MINIO_CONDITIONAL_WRITES",
@@ -358,7 +379,9 @@ DJANGO_STORAGES_OPTIONS = {
     "use_ssl": "'use_https'",
 }
 # Never recorded in migrations: secrets, and objects that cannot be serialised anyway.
-SECRET_OPTIONS = frozenset({"access_key", "secret_key", "http_client", "sse", "progress"})
+SECRET_OPTIONS = frozenset(
+    {"access_key", "secret_key", "session_token", "credentials_provider", "http_client", "sse", "progress"}
+)
 
 
 # Options that are True or False; a string ("False" from the environment) is refused, not truthy.
@@ -474,6 +497,9 @@ class StorageConfig:
     num_parallel_uploads: int | None = None
     checksum: Any = dataclasses.field(default=None, repr=False, compare=False)
     extra_query_params: dict[str, str] | None = None
+    session_token: str | None = dataclasses.field(default=None, repr=False)
+    credentials_provider: Any = dataclasses.field(default=None, repr=False, compare=False)
+    ca_bundle: str | None = None
 
     @property
     def is_public(self) -> bool:

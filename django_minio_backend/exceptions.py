@@ -34,6 +34,20 @@ class ObjectChangedError(StorageError):
     """An object was replaced while a file opened from it was being read."""
 
 
+def connection_hint(exc: BaseException) -> str:
+    """What to change when a TLS handshake failed, or "" (the error text is enough)."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "; the server's certificate is not trusted: for a private CA or a self-signed server "
+            "set MINIO_CA_BUNDLE to its CA file (PEM)"
+        )
+    # OpenSSL's words for a TLS hello answered in plain HTTP (1.1/3.0, then 3.2+).
+    if any(words in text for words in ("WRONG_VERSION_NUMBER", "record layer failure", "packet length")):
+        return "; the server speaks plain HTTP: set MINIO_USE_HTTPS = False"
+    return ""
+
+
 @contextlib.contextmanager
 def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterator[None]:
     """Turn SDK and transport errors into OSError subclasses naming the endpoint and object.
@@ -56,4 +70,4 @@ def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterat
     except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
             raise
-        raise StorageError(f"{action}: cannot reach S3 at {where} ({exc})") from exc
+        raise StorageError(f"{action}: cannot reach S3 at {where} ({exc}){connection_hint(exc)}") from exc

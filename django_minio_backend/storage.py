@@ -36,7 +36,7 @@ from .conf import (
     normalize_options,
     resolve,
 )
-from .exceptions import NOT_FOUND_CODES, ObjectChangedError, s3_errors
+from .exceptions import NOT_FOUND_CODES, ObjectChangedError, connection_hint, s3_errors
 from .files import MinioFile, ObjectReader
 from .header_encoding import encode_headers
 from .headers import option_headers
@@ -497,7 +497,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         except (ImproperlyConfigured, TypeError, ValueError) as exc:
             return MinioServerStatus(False, f"the storage's configuration cannot be used: {exc}")
         try:
-            client = client_for(config, config.http_client or status_http_client())
+            client = client_for(config, config.http_client or status_http_client(config.ca_bundle))
         except (ImproperlyConfigured, ValueError) as exc:
             return MinioServerStatus(False, f"MINIO_ENDPOINT {config.endpoint!r} cannot be used: {exc}")
         if not config.endpoint:
@@ -509,7 +509,9 @@ class MinioBackend(UpstreamCompatMixin, Storage):
                 False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
             )
         except (urllib3.exceptions.HTTPError, ServerError, OSError, ValueError) as exc:
-            return MinioServerStatus(False, f"cannot reach S3 at {config.endpoint}: {exc}")
+            return MinioServerStatus(
+                False, f"cannot reach S3 at {config.endpoint}: {exc}{connection_hint(exc)}"
+            )
         if found:
             return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")
         return MinioServerStatus(

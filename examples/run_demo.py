@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import secrets
 import signal
@@ -20,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -91,14 +93,25 @@ def save_and_fetch() -> bool:
     return ok
 
 
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float = 60) -> bool:
+    """Whether ``proc`` listens on ``port`` within ``timeout`` seconds (False if it exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if not port_is_free(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def serve(port: int, password: str) -> int:
     """runserver (with autoreload) in a process group of its own, until Ctrl-C."""
-    print(f"\nThe example site: http://127.0.0.1:{port}/admin/")
-    print(f"  log in as {ADMIN_USER!r} with password {password!r} (a throwaway local demo account)")
-    print("  upload files under Attachments and follow their links; Ctrl-C stops everything.\n")
     cmd = [sys.executable, str(EXAMPLES_DIR / "manage.py"), "runserver", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(cmd, cwd=EXAMPLES_DIR, start_new_session=True)
     try:
+        if wait_listening(proc, port):  # the URL is printed when it answers, not before
+            print(f"\nThe example site: http://127.0.0.1:{port}/admin/")
+            print(f"  log in as {ADMIN_USER!r} with password {password!r} (a throwaway local demo account)")
+            print("  upload files under Attachments and follow their links; Ctrl-C stops everything.\n")
         return proc.wait()
     except KeyboardInterrupt:
         return 0
@@ -115,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-serve", action="store_true", help="exit after the checks instead of serving")
     parser.add_argument("--port", type=int, default=0, help="runserver port (default: 8000 if free)")
     args = parser.parse_args(argv)
-    # `kill` and a closed terminal clean up like Ctrl-C does: the with-block below stops
-    # runserver and SeaweedFS and removes the temporary directory.
+    # `kill` and a closed terminal stop like Ctrl-C does, and as a success (so `make demo`
+    # reports no error): the with-block below stops runserver and SeaweedFS and removes
+    # the temporary directory.
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
+        signal.signal(sig, lambda signum, _frame: sys.exit(0))
     with tempfile.TemporaryDirectory(prefix="dmb-demo-") as tmp, SeaweedFS(Path(tmp) / "s3") as server:
         print(f"SeaweedFS S3 server on http://{server.endpoint} (data in {tmp})")
         os.environ.update(
@@ -139,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== manage.py migrate")
         call_command("migrate", interactive=False, verbosity=0)
         print("\n== manage.py initialize_buckets (again: nothing left to do)")
-        call_command("initialize_buckets")
+        out = io.StringIO()
+        call_command("initialize_buckets", stdout=out)
+        print("".join(f"  bucket {line}\n" for line in out.getvalue().splitlines()), end="")
         print("\n== manage.py collectstatic (the admin's CSS and JS go to the static bucket)")
         call_command("collectstatic", interactive=False, verbosity=1)
         print("\n== saving files through the models")
@@ -158,5 +174,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C before the site was up; everything is cleaned up already
-        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C is how the demo ends; everything is cleaned up already
+        print("\ndemo stopped")
+        sys.exit(0)

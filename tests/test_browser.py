@@ -119,7 +119,7 @@ def webdriver_cls() -> Any:
     try:
         from selenium import webdriver
     except ImportError:
-        _skip_or_fail("the selenium package is missing; `pip install -e '.[test]'` installs it")
+        _skip_or_fail("the selenium package is missing; `make venv` (requirements-dev.txt) installs it")
     return webdriver
 
 

@@ -147,6 +147,7 @@ class SeaweedFS:
         weed_binary: str | None = None,
         startup_timeout: float = 60.0,
         log_file: str | os.PathLike[str] | None = None,
+        s3_port: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.log_file = Path(log_file) if log_file is not None else None
@@ -154,6 +155,7 @@ class SeaweedFS:
         self.secret_key = secret_key
         self.weed_binary = weed_binary
         self.startup_timeout = startup_timeout
+        self.s3_port = s3_port  # None: a free port picked at start
         self.server: S3Server | None = None
         self._tmp_dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -180,6 +182,8 @@ class SeaweedFS:
         ports: dict[str, int] = {}
         while len(set(ports.values())) < len(_PORT_FLAGS):
             ports = {flag: free_port() for flag in _PORT_FLAGS}
+            if self.s3_port:
+                ports["s3.port"] = self.s3_port
         # -logtostderr: glog would otherwise write weed.* files into $TMPDIR.
         cmd = [weed, "-logtostderr", "mini"]
         cmd += [f"-dir={data_dir}", f"-ip={_HOST}", f"-ip.bind={_HOST}"]

@@ -122,6 +122,10 @@ MINIO_POLICY_HOOKS = [(PRIVATE_BUCKET, SHARED_PREFIX_READ)]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
+    # "bucket ..." says what the on-start check's lines are about.
+    "formatters": {"bucket": {"format": "  bucket %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "bucket"}
+    },
     "loggers": {"django_minio_backend": {"handlers": ["console"], "level": "INFO"}},
 }
