@@ -205,3 +205,10 @@ def _finding_lifecycle(dest: Destination) -> Finding:
     dest.client.set_bucket_lifecycle(dest.bucket, LifecycleConfig([rule]))
     dest.client.delete_bucket_lifecycle(dest.bucket)
     return Finding("", True, "AbortIncompleteMultipartUpload accepted")
+
+
+def create_only_is_conditional(setting: bool | str, dest: Destination) -> bool:
+    """Whether create-only writes to ``dest`` use ``If-None-Match`` under ``MINIO_CONDITIONAL_WRITES``."""
+    if setting == "auto":
+        return conditional_put(dest)
+    return bool(setting)

@@ -24,7 +24,10 @@ from .exceptions import ConfigurationError, PluginError
 
 if TYPE_CHECKING:
     from django.core.files import File
+    from django.db import models
+    from django.http import HttpRequest
 
+    from .direct import UploadRules
     from .storage import MinioBackend
 
 ENTRY_POINT_GROUP = "django_minio_backend"
@@ -37,6 +40,7 @@ DEFAULT_PLUGINS = (
     "django_minio_backend.plugins.iso_date",
     "django_minio_backend.plugins.upload_content_type",
     "django_minio_backend.plugins.mimetypes_guess",
+    "django_minio_backend.plugins.direct_upload_default",
 )
 
 _lock = threading.RLock()
@@ -151,3 +155,54 @@ def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[s
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:
     """Tell every plugin that ``bucket_name`` was just created."""
     _call("on_bucket_created", bucket_name=bucket_name, public=public, storage=storage)
+
+
+def direct_upload_rules(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    filename: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> UploadRules | None:
+    """The rules the first answering plugin sets for a direct upload, or None (refused)."""
+    return _call(
+        "direct_upload_rules",
+        request=request,
+        model=model,
+        field=field,
+        filename=filename,
+        size=size,
+        content_type=content_type,
+        storage=storage,
+    )
+
+
+def direct_upload_finalized(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    name: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> None:
+    """Tell every plugin that a direct upload is in place; a plugin's UploadRejected propagates as is."""
+    try:
+        _call(
+            "direct_upload_finalized",
+            request=request,
+            model=model,
+            field=field,
+            name=name,
+            size=size,
+            content_type=content_type,
+            storage=storage,
+        )
+    except PluginError as exc:
+        from .direct import UploadRejected
+
+        if isinstance(exc.__cause__, UploadRejected):
+            raise exc.__cause__ from None
+        raise
