@@ -202,6 +202,8 @@ def test_every_hookspec_is_documented() -> None:
     assert sorted(specs) == [
         "bucket_policy",
         "content_type_guess",
+        "direct_upload_finalized",
+        "direct_upload_rules",
         "object_parameters",
         "on_bucket_created",
         "upload_to_prefix",
