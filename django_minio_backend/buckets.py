@@ -390,3 +390,25 @@ def abort_incomplete_uploads(
                     if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
                         raise
     return stale
+
+
+def remove_stale_quarantine(
+    storage: MinioBackend, *, older_than: timedelta, dry_run: bool = False
+) -> list[tuple[str, datetime | None]]:
+    """Remove direct-upload quarantine objects last modified more than ``older_than`` ago.
+
+    For servers without lifecycle rules: what a browser uploaded and nobody
+    finalized. Returns (key, last modified) of each.
+    """
+    cutoff = datetime.now(timezone.utc) - older_than
+    stale = []
+    with s3_errors(storage.config.endpoint, storage.bucket, "remove stale quarantine objects"):
+        for obj in storage.client.list_objects(
+            storage.bucket, prefix=quarantine_prefix(storage), recursive=True
+        ):
+            if obj.last_modified is None or obj.last_modified > cutoff:
+                continue
+            stale.append((obj.object_name, obj.last_modified))
+            if not dry_run:
+                storage.client.remove_object(storage.bucket, obj.object_name)
+    return stale

@@ -479,3 +479,39 @@ def test_initialize_buckets_sets_quarantine_expiry_and_cors_beside_others_rules(
     assert {rule.rule_id for rule in raw_client.get_bucket_lifecycle(bucket).rules} >= {"theirs"}
     assert QUARANTINE_RULE_ID not in {rule.rule_id for rule in raw_client.get_bucket_lifecycle(bucket).rules}
     assert (sdk.get_bucket_cors(raw_client, bucket) or b"").count(b"<CORSRule>") == 1
+
+
+@pytest.mark.django_db
+def test_without_javascript_the_form_takes_an_ordinary_upload(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    from django import forms
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.testapp.models import DirectAttachment
+
+    class AttachmentForm(forms.ModelForm):
+        class Meta:
+            model = DirectAttachment
+            fields = ["file"]
+
+    filename = unique(".txt")
+    form = AttachmentForm(data={}, files={"file": SimpleUploadedFile(filename, b"through django")})
+    assert form.is_valid(), form.errors
+    obj = form.save()
+    assert obj.file.name == f"direct/{filename}"
+    assert stored(raw_client, obj.file.name) == b"through django"
+
+
+def test_clean_up_command_removes_unfinalized_quarantine_objects(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    answer = direct.issue_ticket(fake_request(), FIELD, unique(), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    key = ticket_data(answer["ticket"])["key"]
+    out = StringIO()
+    call_command("clean_incomplete_uploads", "--older-than", "1", stdout=out)
+    assert quarantine_exists(raw_client, answer["ticket"])  # a recent upload may still be finalized
+    call_command("clean_incomplete_uploads", "--older-than", "0", stdout=out)
+    assert f"removed: {BUCKET}/{key}" in out.getvalue()
+    assert not quarantine_exists(raw_client, answer["ticket"])
