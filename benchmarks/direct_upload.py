@@ -350,6 +350,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1024, help="MiB per upload (default 1024)")
     parser.add_argument("--json", type=Path, help="write the results there too")
+    parser.add_argument("--only", choices=("form", "direct"), help="measure one mode only")
     args = parser.parse_args()
     size = args.size * MIB
     with (
@@ -377,7 +378,7 @@ def main() -> None:
             "BENCH_TMP": str(upload_tmp),
         }
         results = []
-        for mode in ("form", "direct"):
+        for mode in (args.only,) if args.only else ("form", "direct"):
             result = run_mode(mode, size, env, project, relay)
             stat = client.stat_object(BUCKET, result["name"])
             assert stat.size == size, (mode, stat.size)

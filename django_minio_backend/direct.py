@@ -26,6 +26,7 @@ Quarantine objects never finalized expire through a lifecycle rule that
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import functools
 import hashlib
@@ -38,6 +39,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import urllib3
 from django.apps import apps
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
@@ -50,6 +52,7 @@ from minio.error import S3Error
 
 from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
+from .client import client_for, default_http_client
 from .conf import global_setting
 from .exceptions import s3_errors
 from .names import clean_name
@@ -60,6 +63,7 @@ VALUE_SALT = "django_minio_backend.direct.value"
 PART_BATCH = 16  # part URLs per answer: enough to keep a browser busy, few enough to expire unused
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
+COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 
 
@@ -449,7 +453,8 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
     create_only = not config.replace_existing
-    dest = storage.destination
+    # A server-side copy of gigabytes outlasts the usual read timeout; its retries are ours (upload.copy).
+    dest = dataclasses.replace(storage.destination, client=client_for(config, _copy_http_client()))
     conditional = create_only and capabilities.create_only_is_conditional(config.conditional_writes, dest)
     name = ticket.name
     for _ in range(MAX_NAME_ATTEMPTS):
@@ -466,6 +471,11 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
         except upload.NameTaken:
             name = _alternative(storage, ticket.name, model_field.max_length)
     raise UploadRefused(f"no free name found for {ticket.name!r}", 409)
+
+
+@functools.cache
+def _copy_http_client() -> urllib3.PoolManager:
+    return default_http_client(read=COPY_TIMEOUT, retries=0)
 
 
 def _alternative(storage: MinioBackend, name: str, max_length: int | None) -> str:

@@ -503,6 +503,8 @@ def copy(
             sdk.copy_object(dest.client, dest.bucket, key, source_key, {**headers, "If-Match": f'"{claim}"'})
         except (S3Error, ServerError) as exc:
             if is_conflict(exc):
+                if written_by(dest, key, token):
+                    return  # a retried copy found its own first attempt (its answer was lost)
                 raise NameTaken from exc
             if not _not_implemented(exc):
                 raise
