@@ -15,6 +15,8 @@ at a time, as direct-upload.js does) and finalizes.
 Time to first byte: from the start of the upload until the first MiB of the
 file has reached the S3 server (the relay sees it). Through Django that is after
 Django has received the whole request body; direct, after one ticket request.
+"Django busy": seconds the worker spent answering the upload's requests (direct:
+ticket, part URLs and finalize, whose server-side copy it waits for).
 """
 
 from __future__ import annotations
@@ -219,6 +221,7 @@ class Browser:
         self.base = base
         self.http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=600), retries=False)
         self.cookies: dict[str, str] = {}
+        self.busy = 0.0  # seconds Django spent answering this browser's requests
         self.token = self.json("GET", "/csrf/")["token"]
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -232,12 +235,14 @@ class Browser:
 
     def json(self, method: str, path: str, payload: Any = None) -> Any:
         body = None if payload is None else json.dumps(payload).encode()
+        started = time.monotonic()
         response = self.http.request(
             method,
             self.base + path,
             body=body,
             headers=self._headers({"Content-Type": "application/json", "Referer": self.base + "/"}),
         )
+        self.busy += time.monotonic() - started
         self._keep(response)
         assert response.status == 200, (path, response.status, response.data[:300])
         return json.loads(response.data)
@@ -250,6 +255,7 @@ class Browser:
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
         body = Concat(Bytes(head), Pattern(size), Bytes(tail))
+        started = time.monotonic()
         response = self.http.urlopen(
             "POST",
             self.base + "/form/",
@@ -262,6 +268,7 @@ class Browser:
             ),
             chunked=False,
         )
+        self.busy += time.monotonic() - started
         assert response.status == 200, response.data[:300]
         return json.loads(response.data)
 
@@ -323,6 +330,7 @@ def run_mode(mode: str, size: int, env: dict[str, str], project: Path, relay: Re
             Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
         cpu0, rss0, _ = proc_stat(proc.pid)
         relay.reset()
+        browser.busy = 0.0
         started = time.monotonic()
         if mode == "form":
             result = browser.form_upload("big.bin", size)
@@ -339,6 +347,7 @@ def run_mode(mode: str, size: int, env: dict[str, str], project: Path, relay: Re
             "django_peak_mib": round((hwm - rss0) / 1024, 1),
             "django_rss_before_mib": round(rss0 / 1024, 1),
             "seconds": round(elapsed, 2),
+            "django_busy_s": round(browser.busy, 2),
             "ttfb_s": round(ttfb, 3) if ttfb is not None else None,
         }
     finally:
@@ -387,12 +396,16 @@ def main() -> None:
             print(json.dumps(result), flush=True)
     print()
     print(
-        f"| {args.size} MiB upload | Django CPU s | Django peak MiB | wall s | time to first byte at S3 s |"
+        f"| {args.size} MiB upload | Django CPU s | Django peak MiB | Django busy s | wall s "
+        "| time to first byte at S3 s |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for r in results:
         label = "through Django (form upload)" if r["mode"] == "form" else "direct (browser -> bucket)"
-        print(f"| {label} | {r['django_cpu_s']} | {r['django_peak_mib']} | {r['seconds']} | {r['ttfb_s']} |")
+        print(
+            f"| {label} | {r['django_cpu_s']} | {r['django_peak_mib']} | {r['django_busy_s']} "
+            f"| {r['seconds']} | {r['ttfb_s']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
