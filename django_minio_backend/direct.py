@@ -43,6 +43,7 @@ import urllib3
 from django.apps import apps
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
+from django.core.files.base import ContentFile
 from django.db import models
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -449,7 +450,11 @@ def _sha256(storage: MinioBackend, key: str) -> str:
 def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) -> str:
     """Copy the quarantine object to ``ticket.name`` or, if taken, an alternative; return the name."""
     config = storage.config
-    headers = storage.get_object_parameters(ticket.name)
+    # Hooks that read the content (sniffers) get an empty file: the bytes are on the server, and
+    # the type was pinned by the POST policy or the multipart upload and checked above.
+    declared = ContentFile(b"", name=posixpath.basename(ticket.name))
+    declared.content_type = ticket.content_type  # type: ignore[attr-defined]
+    headers = storage.get_object_parameters(ticket.name, declared)
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
     create_only = not config.replace_existing
