@@ -25,12 +25,10 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,55 +40,13 @@ from minio import Minio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from django_minio_backend.testing.relay import ByteRelay  # noqa: E402
 from django_minio_backend.testing.seaweedfs import SeaweedFS, free_port  # noqa: E402
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(4 * MIB)
 BUCKET = "bench-direct"
 PART = 16 * MIB
-
-
-class Relay:
-    """127.0.0.1:port -> the S3 server; notes when the first MiB of request bytes went through after reset."""
-
-    def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.lock = threading.Lock()
-        self.sent = 0
-        self.first_mib_at: float | None = None
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.sent, self.first_mib_at = 0, None
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream))
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket, count: bool) -> None:
-        try:
-            while chunk := source.recv(256 * 1024):
-                if count:
-                    with self.lock:
-                        self.sent += len(chunk)
-                        if self.first_mib_at is None and self.sent >= MIB:
-                            self.first_mib_at = time.monotonic()
-                target.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
 
 class Pattern:
@@ -302,7 +258,7 @@ class Browser:
         return self.json("POST", "/minio/upload/finalize/", {"ticket": ticket["ticket"], "field": field})
 
 
-def run_mode(mode: str, size: int, env: dict[str, str], project: Path, relay: Relay) -> dict[str, Any]:
+def run_mode(mode: str, size: int, env: dict[str, str], project: Path, relay: ByteRelay) -> dict[str, Any]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -338,7 +294,7 @@ def run_mode(mode: str, size: int, env: dict[str, str], project: Path, relay: Re
             result = browser.direct_upload("big.bin", size)
         elapsed = time.monotonic() - started
         cpu1, _, hwm = proc_stat(proc.pid)
-        ttfb = (relay.first_mib_at - started) if relay.first_mib_at else None
+        ttfb = (relay.marked_at - started) if relay.marked_at else None
         return {
             "mode": mode,
             "size_mib": size // MIB,
@@ -372,7 +328,7 @@ def main() -> None:
             (project / rel).write_text(textwrap.dedent(text).lstrip())
         upload_tmp = Path(tmp) / "uploads"
         upload_tmp.mkdir()
-        relay = Relay(int(server.endpoint.rsplit(":", 1)[1]))
+        relay = ByteRelay(int(server.endpoint.rsplit(":", 1)[1]))
         client = Minio(
             server.endpoint, server.access_key, server.secret_key, secure=False, region=server.region
         )

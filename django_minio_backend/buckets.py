@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -147,32 +147,50 @@ def sync_lifecycle(storage: MinioBackend, *, dry_run: bool = False) -> str:
     Returns "set", "unchanged", "off" or "unsupported".
     """
     days = storage.config.abort_incomplete_uploads_days
-    client, bucket = storage.client, storage.bucket
+    rule = (
+        Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=""),
+            rule_id=LIFECYCLE_RULE_ID,
+            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days),
+        )
+        if days
+        else None
+    )
+
+    def same(existing: Rule) -> bool:
+        current = existing.abort_incomplete_multipart_upload
+        return current is not None and current.days_after_initiation == days
+
+    return _sync_rule(storage, LIFECYCLE_RULE_ID, rule, same, dry_run)
+
+
+def _sync_rule(
+    storage: MinioBackend, rule_id: str, wanted: Rule | None, same: Callable[[Rule], bool], dry_run: bool
+) -> str:
+    """Put ``wanted`` (None: no rule) under ``rule_id`` among the bucket's lifecycle rules; keep others.
+
+    ``same`` says whether the rule already there is the one wanted. Returns
+    "set", "unchanged", "off" or "unsupported".
+    """
     try:
-        current = client.get_bucket_lifecycle(bucket)
+        current = storage.client.get_bucket_lifecycle(storage.bucket)
     except S3Error as exc:
         if exc.code in UNSUPPORTED_CODES:
             return "unsupported"
         raise
     rules = list(current.rules) if current else []
-    others = [rule for rule in rules if rule.rule_id != LIFECYCLE_RULE_ID]
-    ours = [rule for rule in rules if rule.rule_id == LIFECYCLE_RULE_ID]
-    if not days:
+    others = [rule for rule in rules if rule.rule_id != rule_id]
+    ours = [rule for rule in rules if rule.rule_id == rule_id]
+    if wanted is None:
         if ours and not dry_run:
             _write_rules(storage, others)
         return "off"
-    existing = ours[0].abort_incomplete_multipart_upload if ours else None
-    if len(ours) == 1 and existing is not None and existing.days_after_initiation == days:
+    if len(ours) == 1 and same(ours[0]):
         return "unchanged"
-    rule = Rule(
-        ENABLED,
-        rule_filter=Filter(prefix=""),
-        rule_id=LIFECYCLE_RULE_ID,
-        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days),
-    )
     if not dry_run:
         try:
-            _write_rules(storage, [*others, rule])
+            _write_rules(storage, [*others, wanted])
         except S3Error as exc:
             if exc.code in UNSUPPORTED_CODES:
                 return "unsupported"
@@ -218,44 +236,28 @@ def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str
     rules are kept. Returns "set", "unchanged", "off" or "unsupported".
     """
     days = None if storage.is_static else global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
-    client, bucket = storage.client, storage.bucket
-    try:
-        current = client.get_bucket_lifecycle(bucket)
-    except S3Error as exc:
-        if exc.code in UNSUPPORTED_CODES:
-            return "unsupported"
-        raise
-    rules = list(current.rules) if current else []
-    others = [rule for rule in rules if rule.rule_id != QUARANTINE_RULE_ID]
-    ours = [rule for rule in rules if rule.rule_id == QUARANTINE_RULE_ID]
-    if not days:
-        if ours and not dry_run:
-            _write_rules(storage, others)
-        return "off"
     prefix = quarantine_prefix(storage)
-    if (
-        len(ours) == 1
-        and ours[0].expiration is not None
-        and ours[0].expiration.days == days
-        and ours[0].rule_filter is not None
-        and ours[0].rule_filter.prefix == prefix
-    ):
-        return "unchanged"
-    rule = Rule(
-        ENABLED,
-        rule_filter=Filter(prefix=prefix),
-        rule_id=QUARANTINE_RULE_ID,
-        expiration=Expiration(days=int(days)),
-        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
+    rule = (
+        Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=prefix),
+            rule_id=QUARANTINE_RULE_ID,
+            expiration=Expiration(days=int(days)),
+            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
+        )
+        if days
+        else None
     )
-    if not dry_run:
-        try:
-            _write_rules(storage, [*others, rule])
-        except S3Error as exc:
-            if exc.code in UNSUPPORTED_CODES:
-                return "unsupported"
-            raise
-    return "set"
+
+    def same(existing: Rule) -> bool:
+        return (
+            existing.expiration is not None
+            and existing.expiration.days == days
+            and existing.rule_filter is not None
+            and existing.rule_filter.prefix == prefix
+        )
+
+    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, same, dry_run)
 
 
 def _local(tag: str) -> str:
