@@ -42,7 +42,7 @@ from typing import Any
 import urllib3
 from django.apps import apps
 from django.core import signing
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.db import models
 from django.http import HttpRequest
@@ -50,11 +50,12 @@ from django.utils.crypto import salted_hmac
 from minio import Minio
 from minio.datatypes import PostPolicy
 from minio.error import S3Error
+from minio.sse import SseCustomerKey
 
 from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
 from .client import client_for, default_http_client
-from .conf import global_setting
+from .conf import MIN_PART_SIZE, global_setting
 from .exceptions import s3_errors
 from .names import clean_name
 from .storage import MinioBackend
@@ -234,8 +235,8 @@ def issue_ticket(
     content_type = (content_type or "application/octet-stream").lower()
     if size < 0 or not filename:
         raise UploadRefused("a file name and a size are required")
-    if storage.config.sse is not None:
-        raise UploadRefused("direct uploads do not support storages with server-side encryption keys")
+    if isinstance(storage.config.sse, SseCustomerKey):
+        raise UploadRefused("direct uploads do not support storages with customer-provided keys (SSE-C)")
     rules = manager.direct_upload_rules(
         request=request,
         model=model,
@@ -252,14 +253,17 @@ def issue_ticket(
         raise UploadRefused(f"the file is larger than the {rules.max_size} bytes allowed", 413)
     if not _matches(content_type, rules.content_types):
         raise UploadRefused(f"files of type {content_type} are not allowed here", 415)
-    part_size = int(global_setting("MINIO_DIRECT_UPLOAD_PART_SIZE"))
+    part_size = max(int(global_setting("MINIO_DIRECT_UPLOAD_PART_SIZE")), MIN_PART_SIZE)
     if math.ceil(size / part_size) > MAX_PARTS:
         raise UploadRefused(f"the file needs more than {MAX_PARTS} parts of {part_size} bytes", 413)
     base = posixpath.basename(filename.replace("\\", "/"))
-    name = model_field.generate_filename(None, base)
-    if rules.key_prefix:
-        name = posixpath.join(clean_name(rules.key_prefix.strip("/")), name)
-    name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
+    try:
+        name = model_field.generate_filename(None, base)
+        if rules.key_prefix:
+            name = posixpath.join(clean_name(rules.key_prefix.strip("/")), name)
+        name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
+    except SuspiciousFileOperation as exc:
+        raise UploadRefused(f"the file name {filename!r} cannot be used: {exc}") from None
     key = _quarantine_key(storage)
     common = {
         "field": label,

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
 from minio import Minio
+from minio.error import S3Error
 
 
 def put_object(
@@ -130,8 +131,6 @@ def copy_object(client: Minio, bucket: str, key: str, source_key: str, headers: 
     ``If-Match`` on the destination). Returns the new object's ETag. S3 may answer
     200 with an ``<Error>`` body to a copy; that is raised as an S3Error.
     """
-    from minio.error import S3Error
-
     response = client._execute(
         "PUT",
         bucket,
@@ -149,8 +148,6 @@ def copy_object(client: Minio, bucket: str, key: str, source_key: str, headers: 
 
 def get_bucket_cors(client: Minio, bucket: str) -> bytes | None:
     """The bucket's CORS configuration (XML), or None when it has none."""
-    from minio.error import S3Error
-
     try:
         return bytes(client._execute("GET", bucket, query_params={"cors": ""}).data)
     except S3Error as exc:

@@ -31,7 +31,7 @@ def _json_view(
     @csrf_protect
     @require_POST
     def view(request: HttpRequest) -> JsonResponse:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
+        if len(request.body) > MAX_BODY:
             return JsonResponse({"error": "request too large"}, status=413)
         try:
             payload = json.loads(request.body or b"{}")

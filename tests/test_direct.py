@@ -515,3 +515,9 @@ def test_clean_up_command_removes_unfinalized_quarantine_objects(
     call_command("clean_incomplete_uploads", "--older-than", "0", stdout=out)
     assert f"removed: {BUCKET}/{key}" in out.getvalue()
     assert not quarantine_exists(raw_client, answer["ticket"])
+
+
+def test_ticket_for_an_unusable_file_name_is_refused(s3_settings: dict[str, Any]) -> None:
+    with pytest.raises(UploadRefused, match="cannot be used") as refused:
+        direct.issue_ticket(fake_request(), FIELD, "..", 1, "text/plain")
+    assert refused.value.status == 400
