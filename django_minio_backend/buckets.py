@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
-from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
+from minio.lifecycleconfig import AbortIncompleteMultipartUpload, Expiration, LifecycleConfig, Rule
 
 from . import manager, sdk
+from .conf import global_setting
 from .exceptions import s3_errors
 from .policies import describe_statement, opens_bucket, policies_equal, private_remainder
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
 UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "XNotImplemented"})
 LIFECYCLE_RULE_ID = "dmb-abort-incomplete-uploads"
+QUARANTINE_RULE_ID = "dmb-expire-quarantine"
+CORS_RULE_ID = "dmb-direct-uploads"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class BucketReport:
     dry_run: bool = False
     lifecycle: str = "off"  # the abort-incomplete-uploads rule: "set", "unchanged", "off" or "unsupported"
     removed: tuple[str, ...] = ()  # statements taken out of a private bucket's policy
+    quarantine: str = "off"  # the direct-upload quarantine expiry rule, like ``lifecycle``
+    cors: str = "off"  # the direct-upload CORS rule, like ``lifecycle``
 
     def line(self) -> str:
         kind = "public" if self.public else "private"
@@ -62,7 +68,9 @@ class BucketReport:
             else "rule aborting incomplete uploads set",
             "unsupported": "the server takes no lifecycle rules: run clean_incomplete_uploads now and then",
         }.get(self.lifecycle)
-        return [self.line()] + ([f"{self.endpoint}/{self.bucket}: {lifecycle}"] if lifecycle else [])
+        extra = [lifecycle] if lifecycle else []
+        extra += _direct_upload_lines(self.quarantine, self.cors, self.dry_run)
+        return [self.line()] + [f"{self.endpoint}/{self.bucket}: {text}" for text in extra]
 
 
 def _current_policy(storage: MinioBackend) -> str | None:
@@ -140,6 +148,8 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
     lifecycle = "off" if created and dry_run else sync_lifecycle(storage, dry_run=dry_run)
     # What the bucket is, not what it was declared: a policy hook may open a private bucket.
     public = public or opens_bucket(desired, bucket)
+    quarantine = "off" if created and dry_run else sync_quarantine_rule(storage, dry_run=dry_run)
+    cors = "off" if created and dry_run else sync_cors(storage, dry_run=dry_run)
     return BucketReport(
         storage.config.endpoint,
         bucket,
@@ -149,6 +159,8 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
         dry_run,
         lifecycle=lifecycle,
         removed=described,
+        quarantine=quarantine,
+        cors=cors,
     )
 
 
@@ -160,32 +172,50 @@ def sync_lifecycle(storage: MinioBackend, *, dry_run: bool = False) -> str:
     Returns "set", "unchanged", "off" or "unsupported".
     """
     days = storage.config.abort_incomplete_uploads_days
-    client, bucket = storage.client, storage.bucket
+    rule = (
+        Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=""),
+            rule_id=LIFECYCLE_RULE_ID,
+            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days),
+        )
+        if days
+        else None
+    )
+
+    def same(existing: Rule) -> bool:
+        current = existing.abort_incomplete_multipart_upload
+        return current is not None and current.days_after_initiation == days
+
+    return _sync_rule(storage, LIFECYCLE_RULE_ID, rule, same, dry_run)
+
+
+def _sync_rule(
+    storage: MinioBackend, rule_id: str, wanted: Rule | None, same: Callable[[Rule], bool], dry_run: bool
+) -> str:
+    """Put ``wanted`` (None: no rule) under ``rule_id`` among the bucket's lifecycle rules; keep others.
+
+    ``same`` says whether the rule already there is the one wanted. Returns
+    "set", "unchanged", "off" or "unsupported".
+    """
     try:
-        current = client.get_bucket_lifecycle(bucket)
+        current = storage.client.get_bucket_lifecycle(storage.bucket)
     except S3Error as exc:
         if exc.code in UNSUPPORTED_CODES:
             return "unsupported"
         raise
     rules = list(current.rules) if current else []
-    others = [rule for rule in rules if rule.rule_id != LIFECYCLE_RULE_ID]
-    ours = [rule for rule in rules if rule.rule_id == LIFECYCLE_RULE_ID]
-    if not days:
+    others = [rule for rule in rules if rule.rule_id != rule_id]
+    ours = [rule for rule in rules if rule.rule_id == rule_id]
+    if wanted is None:
         if ours and not dry_run:
             _write_rules(storage, others)
         return "off"
-    existing = ours[0].abort_incomplete_multipart_upload if ours else None
-    if len(ours) == 1 and existing is not None and existing.days_after_initiation == days:
+    if len(ours) == 1 and same(ours[0]):
         return "unchanged"
-    rule = Rule(
-        ENABLED,
-        rule_filter=Filter(prefix=""),
-        rule_id=LIFECYCLE_RULE_ID,
-        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days),
-    )
     if not dry_run:
         try:
-            _write_rules(storage, [*others, rule])
+            _write_rules(storage, [*others, wanted])
         except S3Error as exc:
             if exc.code in UNSUPPORTED_CODES:
                 return "unsupported"
@@ -206,6 +236,132 @@ def _delete_policy(storage: MinioBackend) -> None:
     except S3Error as exc:
         if exc.code not in NO_POLICY_CODES:  # another process removed it first
             raise
+
+
+def _direct_upload_lines(quarantine: str, cors: str, dry_run: bool) -> list[str]:
+    would = "would be " if dry_run else ""
+    lines = {
+        "set": [f"rule expiring direct-upload quarantine objects {would}set"],
+        "unsupported": ["the server takes no lifecycle rules: unfinished direct uploads stay in quarantine"],
+    }.get(quarantine, [])
+    lines += {
+        "set": [f"CORS rule for MINIO_CORS_ORIGINS {would}set"],
+        "removed": [f"CORS rule of this package {would}removed"],
+        "unsupported": [
+            "the server takes no bucket CORS configuration (MinIO: set MINIO_API_CORS_ALLOW_ORIGIN "
+            "in the server's environment instead)"
+        ],
+    }.get(cors, [])
+    return lines
+
+
+def quarantine_prefix(storage: MinioBackend) -> str:
+    """The key prefix where direct uploads of ``storage`` wait to be finalized."""
+    prefix = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX")).strip("/")
+    return f"{storage.location_prefix}{prefix}/"
+
+
+def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str:
+    """Make the rule expiring direct-upload quarantine objects what the settings say.
+
+    Rule ID ``dmb-expire-quarantine``: objects (and incomplete uploads) under the
+    quarantine prefix go after ``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``. Other
+    rules are kept. Returns "set", "unchanged", "off" or "unsupported".
+    """
+    days = None if storage.is_static else global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
+    prefix = quarantine_prefix(storage)
+    rule = (
+        Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=prefix),
+            rule_id=QUARANTINE_RULE_ID,
+            expiration=Expiration(days=int(days)),
+            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
+        )
+        if days
+        else None
+    )
+
+    def same(existing: Rule) -> bool:
+        return (
+            existing.expiration is not None
+            and existing.expiration.days == days
+            and existing.rule_filter is not None
+            and existing.rule_filter.prefix == prefix
+        )
+
+    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, same, dry_run)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _cors_rules(xml: bytes | None) -> list[Element]:
+    """The CORSRule elements of a configuration, namespaces dropped so they serialise back plainly."""
+    if not xml:
+        return []
+    root = fromstring(xml)
+    for element in root.iter():
+        element.tag = _local(element.tag)
+    return [rule for rule in root if rule.tag == "CORSRule"]
+
+
+def _our_cors_rule(origins: list[str]) -> Element:
+    rule = Element("CORSRule")
+    SubElement(rule, "ID").text = CORS_RULE_ID
+    for origin in origins:
+        SubElement(rule, "AllowedOrigin").text = origin
+    for method in ("GET", "HEAD", "PUT", "POST"):
+        SubElement(rule, "AllowedMethod").text = method
+    SubElement(rule, "AllowedHeader").text = "*"
+    SubElement(rule, "ExposeHeader").text = "ETag"
+    SubElement(rule, "MaxAgeSeconds").text = "3600"
+    return rule
+
+
+def _rule_text(rule: Element) -> list[tuple[str, str]]:
+    return sorted((child.tag, (child.text or "").strip()) for child in rule)
+
+
+def sync_cors(storage: MinioBackend, *, dry_run: bool = False) -> str:
+    """Make the bucket's CORS rule of this package (ID ``dmb-direct-uploads``) allow ``MINIO_CORS_ORIGINS``.
+
+    Other CORS rules are kept. Returns "set", "unchanged", "removed", "off" or
+    "unsupported" (MinIO community edition takes CORS only from its environment).
+    """
+    origins = [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+    client, bucket = storage.client, storage.bucket
+    try:
+        rules = _cors_rules(sdk.get_bucket_cors(client, bucket))
+    except S3Error as exc:
+        if exc.code in UNSUPPORTED_CODES:
+            return "unsupported" if origins else "off"
+        raise
+    others = [rule for rule in rules if (rule.findtext("ID") or "") != CORS_RULE_ID]
+    ours = [rule for rule in rules if (rule.findtext("ID") or "") == CORS_RULE_ID]
+    if not origins:
+        if not ours:
+            return "off"
+        desired = others
+    else:
+        wanted = _our_cors_rule(origins)
+        if len(ours) == 1 and _rule_text(ours[0]) == _rule_text(wanted):
+            return "unchanged"
+        desired = [*others, wanted]
+    if not dry_run:
+        try:
+            if desired:
+                config = Element("CORSConfiguration")
+                config.extend(desired)
+                sdk.put_bucket_cors(client, bucket, tostring(config))
+            else:
+                sdk.delete_bucket_cors(client, bucket)
+        except S3Error as exc:
+            if exc.code in UNSUPPORTED_CODES:
+                return "unsupported"
+            raise
+    return "set" if origins else "removed"
 
 
 _known_lock = threading.Lock()
@@ -268,4 +424,26 @@ def abort_incomplete_uploads(
                 except S3Error as exc:
                     if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
                         raise
+    return stale
+
+
+def remove_stale_quarantine(
+    storage: MinioBackend, *, older_than: timedelta, dry_run: bool = False
+) -> list[tuple[str, datetime | None]]:
+    """Remove direct-upload quarantine objects last modified more than ``older_than`` ago.
+
+    For servers without lifecycle rules: what a browser uploaded and nobody
+    finalized. Returns (key, last modified) of each.
+    """
+    cutoff = datetime.now(timezone.utc) - older_than
+    stale = []
+    with s3_errors(storage.config.endpoint, storage.bucket, "remove stale quarantine objects"):
+        for obj in storage.client.list_objects(
+            storage.bucket, prefix=quarantine_prefix(storage), recursive=True
+        ):
+            if obj.last_modified is None or obj.last_modified > cutoff:
+                continue
+            stale.append((obj.object_name, obj.last_modified))
+            if not dry_run:
+                storage.client.remove_object(storage.bucket, obj.object_name)
     return stale

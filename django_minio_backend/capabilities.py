@@ -110,6 +110,8 @@ def survey(dest: Destination, *, use_https: bool) -> list[Finding]:
         ("complete only over a claim (If-Match)", _finding_if_match_complete),
         ("bucket policies", _finding_policies),
         ("lifecycle rules", _finding_lifecycle),
+        ("copy only over a claim (If-Match)", _finding_if_match_copy),
+        ("bucket CORS (direct uploads)", _finding_cors),
     ]
     findings = []
     for name, probe in checks:
@@ -205,3 +207,31 @@ def _finding_lifecycle(dest: Destination) -> Finding:
     dest.client.set_bucket_lifecycle(dest.bucket, LifecycleConfig([rule]))
     dest.client.delete_bucket_lifecycle(dest.bucket)
     return Finding("", True, "AbortIncompleteMultipartUpload accepted")
+
+
+def _finding_if_match_copy(dest: Destination) -> Finding:
+    def probe(key: str, etag: str) -> Finding:
+        try:
+            sdk.copy_object(
+                dest.client, dest.bucket, key, key, {"If-Match": '"0"', "x-amz-metadata-directive": "REPLACE"}
+            )
+        except (S3Error, ServerError) as exc:
+            if is_conflict(exc):
+                return Finding("", True, "direct uploads move out of quarantine onto their claim only")
+            raise
+        return Finding("", False, "ignored; checked after the copy")
+
+    return _with_scratch_object(dest, probe)
+
+
+def _finding_cors(dest: Destination) -> Finding:
+    current = sdk.get_bucket_cors(dest.client, dest.bucket)
+    detail = "set" if current else "none set"
+    return Finding("", True, f"{detail}; initialize_buckets writes MINIO_CORS_ORIGINS")
+
+
+def create_only_is_conditional(setting: bool | str, dest: Destination) -> bool:
+    """Whether create-only writes to ``dest`` use ``If-None-Match`` under ``MINIO_CONDITIONAL_WRITES``."""
+    if setting == "auto":
+        return conditional_put(dest)
+    return bool(setting)

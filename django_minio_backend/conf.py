@@ -336,6 +336,44 @@ SETTINGS: tuple[Setting, ...] = (
         "Names of plugins (built-in or from entry points) that must not run.",
         per_storage=False,
     ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_MAX_SIZE",
+        5 * 1024**3,
+        "Direct browser uploads: the size limit of the built-in rules (bytes; 5 GiB, one server-side copy).",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_PART_SIZE",
+        8 * 1024 * 1024,
+        "Direct uploads up to this size are one presigned POST; larger ones go in parts of this size.",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_TICKET_AGE",
+        timedelta(hours=2),
+        "How long an upload ticket (and the part URLs it hands out) stays valid (a timedelta).",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX",
+        "dmb-quarantine/",
+        "Key prefix where direct uploads land until they are finalized.",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS",
+        1,
+        "initialize_buckets adds a lifecycle rule expiring quarantine objects after this many days; "
+        "None removes it.",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_CORS_ORIGINS",
+        [],
+        "Browser origins (https://www.example.com) initialize_buckets allows to upload directly "
+        "(a CORS rule of ours; other rules are kept).",
+        per_storage=False,
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 # An option without a setting of its own, parsed like one.

@@ -19,7 +19,10 @@ import pluggy
 
 if TYPE_CHECKING:
     from django.core.files import File
+    from django.db import models
+    from django.http import HttpRequest
 
+    from .direct import UploadRules
     from .storage import MinioBackend
 
 PROJECT_NAME = "django_minio_backend"
@@ -91,4 +94,48 @@ def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> 
     ``MINIO_BUCKET_CHECK_ON_SAVE``, before the bucket's policy is applied. The
     return value is ignored; an exception fails the operation that created the
     bucket, naming the plugin.
+    """
+
+
+@hookspec(firstresult=True)
+def direct_upload_rules(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    filename: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> UploadRules | None:
+    """Decide whether ``request`` may upload ``filename`` straight to ``field``'s bucket, and how.
+
+    Asked by the ticket view before anything is signed. ``size`` and
+    ``content_type`` are what the browser declares (the bucket later refuses a
+    larger body, and finalize checks both). Return an
+    :class:`~django_minio_backend.direct.UploadRules`: ``UploadRules.refuse(reason)``
+    to say no, or the limits (``max_size``, ``content_types`` patterns such as
+    ``"image/*"``, ``key_prefix`` put before the field's own name). Return None
+    to have no opinion; the first non-None answer wins, and with no answer at all
+    the upload is refused. Built-in (trylast): authenticated users may upload up
+    to ``MINIO_DIRECT_UPLOAD_MAX_SIZE`` bytes of any type.
+    """
+
+
+@hookspec
+def direct_upload_finalized(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    name: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> None:
+    """Called on every plugin once a direct upload was verified and moved to its final ``name``.
+
+    For post-processing: virus scanning, thumbnails, bookkeeping. Raise
+    :class:`~django_minio_backend.direct.UploadRejected` (with a message for the
+    user) to reject the file: it is deleted and the browser gets the message.
+    Any other exception deletes the file too and fails the request (500). The
+    return value is ignored.
     """

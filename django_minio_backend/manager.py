@@ -28,7 +28,10 @@ from .exceptions import ConfigurationError, PluginError
 
 if TYPE_CHECKING:
     from django.core.files import File
+    from django.db import models
+    from django.http import HttpRequest
 
+    from .direct import UploadRules
     from .storage import MinioBackend
 
 ENTRY_POINT_GROUP = "django_minio_backend"
@@ -42,6 +45,7 @@ DEFAULT_PLUGINS = (
     "django_minio_backend.plugins.upload_content_type",
     "django_minio_backend.plugins.mimetypes_guess",
     "django_minio_backend.plugins.active_content",
+    "django_minio_backend.plugins.direct_upload_default",
 )
 
 # Django's own refusals: a plugin raises them on purpose (an unsafe name, a file
@@ -274,3 +278,54 @@ def known_plugin_names() -> set[str]:
     names.update(entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
     names.update(name for name, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
     return names
+
+
+def direct_upload_rules(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    filename: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> UploadRules | None:
+    """The rules the first answering plugin sets for a direct upload, or None (refused)."""
+    return _call(
+        "direct_upload_rules",
+        request=request,
+        model=model,
+        field=field,
+        filename=filename,
+        size=size,
+        content_type=content_type,
+        storage=storage,
+    )
+
+
+def direct_upload_finalized(
+    request: HttpRequest,
+    model: type[models.Model],
+    field: models.FileField,
+    name: str,
+    size: int,
+    content_type: str,
+    storage: MinioBackend,
+) -> None:
+    """Tell every plugin that a direct upload is in place; a plugin's UploadRejected propagates as is."""
+    try:
+        _call(
+            "direct_upload_finalized",
+            request=request,
+            model=model,
+            field=field,
+            name=name,
+            size=size,
+            content_type=content_type,
+            storage=storage,
+        )
+    except PluginError as exc:
+        from .direct import UploadRejected
+
+        if isinstance(exc.__cause__, UploadRejected):
+            raise exc.__cause__ from None
+        raise

@@ -9,12 +9,16 @@ fails a test instead of a user's save.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from xml.etree.ElementTree import Element, SubElement, tostring
+from urllib.parse import quote
+from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
 from minio import Minio
+from minio.error import S3Error
 
 
 def put_object(
@@ -97,3 +101,72 @@ def list_incomplete_uploads(client: Minio, bucket: str, prefix: str = "") -> Ite
         if not result.is_truncated:
             return
         key_marker, upload_id_marker = result.next_key_marker, result.next_upload_id_marker
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part of an incomplete multipart upload, as the server lists it."""
+
+    number: int
+    etag: str
+    size: int
+
+
+def list_parts(client: Minio, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
+    """Every part the server holds for ``upload_id``, in part-number order, page by page."""
+    parts: list[UploadedPart] = []
+    marker: str | None = None
+    while True:
+        result = client._list_parts(bucket, key, upload_id, max_parts=1000, part_number_marker=marker)
+        parts.extend(UploadedPart(p.part_number, str(p.etag).strip('"'), int(p.size)) for p in result.parts)
+        if not result.is_truncated:
+            return parts
+        marker = str(result.next_part_number_marker)
+
+
+def copy_object(client: Minio, bucket: str, key: str, source_key: str, headers: Mapping[str, str]) -> str:
+    """Server-side copy of ``source_key`` to ``key`` in one bucket, sending ``headers`` as given.
+
+    The public ``copy_object`` drops conditional headers (``If-None-Match``,
+    ``If-Match`` on the destination). Returns the new object's ETag. S3 may answer
+    200 with an ``<Error>`` body to a copy; that is raised as an S3Error.
+    """
+    response = client._execute(
+        "PUT",
+        bucket,
+        key,
+        headers={"x-amz-copy-source": quote(f"/{bucket}/{source_key}"), **headers},
+    )
+    root = fromstring(response.data)
+    tag = root.tag.rsplit("}", 1)[-1]
+    if tag == "Error":
+        code = root.findtext("Code") or "InternalError"
+        raise S3Error(code, root.findtext("Message") or "", key, "", "", response)  # type: ignore[arg-type]
+    etag = next((el.text for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "ETag"), "")
+    return str(etag or "").strip('"')
+
+
+def get_bucket_cors(client: Minio, bucket: str) -> bytes | None:
+    """The bucket's CORS configuration (XML), or None when it has none."""
+    try:
+        return bytes(client._execute("GET", bucket, query_params={"cors": ""}).data)
+    except S3Error as exc:
+        if exc.code == "NoSuchCORSConfiguration":
+            return None
+        raise
+
+
+def put_bucket_cors(client: Minio, bucket: str, xml: bytes) -> None:
+    """Replace the bucket's CORS configuration (minio-py has no CORS API)."""
+    digest = base64.b64encode(hashlib.md5(xml).digest()).decode()
+    client._execute(
+        "PUT",
+        bucket,
+        body=xml,
+        headers={"Content-MD5": digest, "Content-Type": "application/xml"},
+        query_params={"cors": ""},
+    )
+
+
+def delete_bucket_cors(client: Minio, bucket: str) -> None:
+    client._execute("DELETE", bucket, query_params={"cors": ""})

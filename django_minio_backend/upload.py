@@ -462,3 +462,55 @@ def _cleanup(cleanup: _Cleanup) -> None:
                 raise
     elif cleanup.token is not None and written_by(dest, cleanup.key, cleanup.token):
         dest.client.remove_object(dest.bucket, cleanup.key)
+
+
+# -- server-side copies (direct uploads move out of quarantine) ----------------------
+
+
+def copy(
+    dest: Destination,
+    source_key: str,
+    key: str,
+    headers: Mapping[str, str],
+    *,
+    create_only: bool,
+    conditional: bool,
+) -> None:
+    """Copy ``source_key`` to ``key`` on the server, with ``headers`` replacing its metadata.
+
+    The same create-only strategies as :func:`write`: with ``conditional`` the name
+    is claimed by a conditional PUT (the one request servers make atomic) and the
+    copy lands only over that claim (``If-Match``); without, the name is locked.
+    Raises :class:`NameTaken` when ``key`` is someone else's. Objects up to 5 GiB
+    (one CopyObject request).
+    """
+    retry_pending_cleanups(dest)
+    headers = {**headers, "x-amz-metadata-directive": "REPLACE"}
+    if not create_only:
+        sdk.copy_object(dest.client, dest.bucket, key, source_key, headers)
+        return
+    token = uuid.uuid4().hex
+    headers[WRITE_TOKEN_HEADER] = token
+    if not conditional:
+        with name_lock(dest, key):
+            if _exists(dest, key):
+                raise NameTaken
+            sdk.copy_object(dest.client, dest.bucket, key, source_key, headers)
+        return
+    claim = _claim(dest, key, token)
+    try:
+        try:
+            sdk.copy_object(dest.client, dest.bucket, key, source_key, {**headers, "If-Match": f'"{claim}"'})
+        except (S3Error, ServerError) as exc:
+            if is_conflict(exc):
+                if written_by(dest, key, token):
+                    return  # a retried copy found its own first attempt (its answer was lost)
+                raise NameTaken from exc
+            if not _not_implemented(exc):
+                raise
+            sdk.copy_object(dest.client, dest.bucket, key, source_key, headers)
+    except BaseException:
+        _release_claim(dest, key, token)
+        raise
+    if not written_by(dest, key, token):
+        raise NameTaken  # a writer that does not claim replaced ours

@@ -12,6 +12,7 @@ Screenshots of each step are kept in the test's tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -123,23 +124,32 @@ def webdriver_cls() -> Any:
     return webdriver
 
 
-@pytest.fixture(scope="module")
-def example_site(
-    webdriver_cls: Any, s3_server: S3Server, raw_client: Minio, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_example_site(
+    s3_server: S3Server,
+    raw_client: Minio,
+    tmp: Path,
+    *,
+    port: int,
+    base_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Site]:
-    """The example project, migrated, with a superuser, served by runserver on a free port."""
-    tmp = tmp_path_factory.mktemp("example-site")
+    """The example project, migrated, with a superuser, served by runserver on ``port``.
+
+    ``base_url`` is where the browser reaches it (default: that port directly).
+    """
     buckets = ExampleBuckets(raw_client)
     username, password = "admin", secrets.token_urlsafe(12)
     env = example_env(s3_server, tmp / "db.sqlite3") | {
         "DJANGO_SUPERUSER_USERNAME": username,
         "DJANGO_SUPERUSER_PASSWORD": password,
         "DJANGO_SUPERUSER_EMAIL": "admin@example.invalid",
+        **(extra_env or {}),
     }
     manage(env, "migrate", "--noinput")
     manage(env, "createsuperuser", "--noinput")
     manage(env, "collectstatic", "--noinput")  # the admin's CSS and JS, into the public static bucket
-    port = free_port()
+    base_url = base_url or f"http://127.0.0.1:{port}"
     log_path = tmp / "runserver.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -152,8 +162,8 @@ def example_site(
             start_new_session=True,
         )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/admin/login/", proc, log_path=log_path)
-        yield Site(f"http://127.0.0.1:{port}", username, password, buckets)
+        wait_for_http(f"{base_url}/admin/login/", proc, log_path=log_path)
+        yield Site(base_url, username, password, buckets)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -162,6 +172,16 @@ def example_site(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         buckets.cleanup()
+
+
+@pytest.fixture(scope="module")
+def example_site(
+    webdriver_cls: Any, s3_server: S3Server, raw_client: Minio, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """The example project served by runserver on a free port."""
+    tmp = tmp_path_factory.mktemp("example-site")
+    with running_example_site(s3_server, raw_client, tmp, port=free_port()) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,8 @@ def collect(
     with override_settings(
         INSTALLED_APPS=apps,
         STATICFILES_DIRS=[str(source)],
+        # The source only: the apps' own files (the direct-upload widget's) would change the counts.
+        STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
         MINIO_STATIC_FILES_BUCKET=bucket,
         MINIO_PRIVATE_BUCKETS=[bucket],
         MINIO_HTTP_CLIENT=pool,

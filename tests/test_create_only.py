@@ -18,7 +18,7 @@ from minio.commonconfig import ENABLED, Filter
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from django_minio_backend import MinioBackend, capabilities, sdk
-from django_minio_backend.buckets import LIFECYCLE_RULE_ID, sync_bucket
+from django_minio_backend.buckets import LIFECYCLE_RULE_ID, QUARANTINE_RULE_ID, sync_bucket
 from django_minio_backend.conf import resolve
 
 from .conftest import ROOT, subprocess_env
@@ -148,7 +148,7 @@ def test_initialize_buckets_adds_the_upload_rule_and_keeps_other_rules(
 
     report = sync_bucket(make_storage(bucket))
     assert report.lifecycle == "set" and report.lines()[1].endswith(": rule aborting incomplete uploads set")
-    assert set(rules()) == {"operators", LIFECYCLE_RULE_ID}
+    assert set(rules()) == {"operators", LIFECYCLE_RULE_ID, QUARANTINE_RULE_ID}
     assert rules()[LIFECYCLE_RULE_ID].abort_incomplete_multipart_upload.days_after_initiation == 7
     assert sync_bucket(make_storage(bucket)).lifecycle == "unchanged"
     assert sync_bucket(make_storage(bucket, abort_incomplete_uploads_days=2), dry_run=True).lifecycle == "set"
@@ -156,7 +156,7 @@ def test_initialize_buckets_adds_the_upload_rule_and_keeps_other_rules(
     sync_bucket(make_storage(bucket, abort_incomplete_uploads_days=2))
     assert rules()[LIFECYCLE_RULE_ID].abort_incomplete_multipart_upload.days_after_initiation == 2
     assert sync_bucket(make_storage(bucket, abort_incomplete_uploads_days=None)).lifecycle == "off"
-    assert set(rules()) == {"operators"}
+    assert set(rules()) == {"operators", QUARANTINE_RULE_ID}
     assert rules()["operators"].expiration.days == 3
 
 

@@ -129,12 +129,12 @@ def test_collectstatic_uploads_into_static_bucket(s3_settings, tmp_path: Path, r
     ):
         out = StringIO()
         call_command("collectstatic", interactive=False, stdout=out, verbosity=1)
-        assert "2 static files copied" in out.getvalue()
+        assert "4 static files copied" in out.getvalue()  # and the direct-upload widget's JS and CSS
         stat = raw_client.stat_object("dmb-test-static", "app/site.css")
         assert stat.content_type == "text/css"
         out = StringIO()
         call_command("collectstatic", interactive=False, stdout=out, verbosity=1)
-        assert "2 unmodified" in out.getvalue()
+        assert "4 unmodified" in out.getvalue()
 
 
 def test_deconstruct_records_no_secret_and_stable_path() -> None:

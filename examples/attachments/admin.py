@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import Attachment, GenericAttachment, PrivateAttachment, PublicAttachment
+from .models import Attachment, GenericAttachment, LargeAttachment, PrivateAttachment, PublicAttachment
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
 
-@admin.register(PrivateAttachment, PublicAttachment, GenericAttachment)
+@admin.register(PrivateAttachment, PublicAttachment, GenericAttachment, LargeAttachment)
 class AttachmentAdmin(admin.ModelAdmin):
     list_display = ("__str__", "link", "uploaded_at")
     readonly_fields = ("link", "preview")

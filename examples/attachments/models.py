@@ -1,10 +1,11 @@
-"""Three ways to store a file: a private bucket, a public bucket, the default storage."""
+"""Four ways to store a file: a private bucket, a public bucket, the default storage, direct uploads."""
 
 from __future__ import annotations
 
 from django.db import models
 
 from django_minio_backend import MinioBackend, iso_date_prefix
+from django_minio_backend.fields import DirectFileField
 
 
 class Attachment(models.Model):
@@ -44,3 +45,14 @@ class GenericAttachment(Attachment):
     """
 
     file = models.FileField(upload_to="shared/")
+
+
+class LargeAttachment(Attachment):
+    """Large files (videos, archives): the browser uploads straight to the private bucket.
+
+    The admin's file input becomes a direct upload with progress, cancel, retry
+    and resume (``DirectFileField``); Django only signs and verifies. Without
+    JavaScript the same input uploads through Django as usual.
+    """
+
+    file = DirectFileField(upload_to="large/", storage=MinioBackend(bucket_name="django-backend-dev-private"))

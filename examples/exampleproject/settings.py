@@ -118,6 +118,13 @@ SHARED_PREFIX_READ: dict[str, Any] = {
 }
 MINIO_POLICY_HOOKS = [(PRIVATE_BUCKET, SHARED_PREFIX_READ)]
 
+# Direct browser uploads (LargeAttachment): the origins whose pages upload straight to
+# the bucket get a CORS rule from initialize_buckets (MinIO itself: MINIO_API_CORS_ALLOW_ORIGIN).
+MINIO_CORS_ORIGINS = os.environ.get(
+    "MINIO_CORS_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"
+).split(",")
+MINIO_DIRECT_UPLOAD_MAX_SIZE = 5 * 1024**3
+
 # Show what the on-start consistency check did ("<endpoint>/<bucket> (private): exists, ...").
 LOGGING = {
     "version": 1,

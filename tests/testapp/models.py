@@ -1,6 +1,7 @@
 from django.db import models
 
 from django_minio_backend import MinioBackend, iso_date_prefix, plugin_prefix
+from django_minio_backend.fields import DirectFileField
 
 
 class PrivateAttachment(models.Model):
@@ -13,3 +14,7 @@ class PublicAttachment(models.Model):
 
 class DefaultStorageAttachment(models.Model):
     file = models.FileField(upload_to=plugin_prefix, max_length=60)
+
+
+class DirectAttachment(models.Model):
+    file = DirectFileField(upload_to="direct/", storage=MinioBackend(bucket_name="dmb-test-private"))

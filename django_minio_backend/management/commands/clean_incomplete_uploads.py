@@ -8,14 +8,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...buckets import abort_incomplete_uploads
+from ...buckets import abort_incomplete_uploads, remove_stale_quarantine
 from ...discovery import declared_buckets
 
 
 class Command(BaseCommand):
     help = (
         "Abort multipart uploads older than --older-than hours in every declared bucket "
-        "(left by saves whose upload and abort both lost the server)."
+        "(left by saves whose upload and abort both lost the server), and direct-upload quarantine "
+        "objects as old that were never finalized."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         if older_than < 0:
             raise CommandError("--older-than must be zero or more hours")
         verb = "would abort" if dry_run else "aborted"
-        total = 0
+        total = quarantined = 0
         for storage in declared_buckets():
             try:
                 uploads = abort_incomplete_uploads(
@@ -46,4 +47,22 @@ class Command(BaseCommand):
                 started = upload.initiated.isoformat() if upload.initiated else "?"
                 self.stdout.write(f"{verb}: {storage.bucket}/{upload.key} (started {started})")
             total += len(uploads)
+            if storage.is_static:
+                continue
+            try:
+                stale = remove_stale_quarantine(
+                    storage, older_than=timedelta(hours=older_than), dry_run=dry_run
+                )
+            except OSError as exc:
+                raise CommandError(f"clean_incomplete_uploads failed: {exc}") from exc
+            for key, modified in stale:
+                when = modified.isoformat() if modified else "?"
+                self.stdout.write(
+                    f"{'would remove' if dry_run else 'removed'}: {storage.bucket}/{key} ({when})"
+                )
+            quarantined += len(stale)
         self.stdout.write(f"{total} incomplete upload(s) {verb}.")
+        if quarantined:
+            self.stdout.write(
+                f"{quarantined} unfinalized direct upload(s) {'would be ' if dry_run else ''}removed."
+            )

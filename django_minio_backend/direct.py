@@ -1,0 +1,500 @@
+"""Direct browser uploads: the browser sends the bytes to the bucket, Django decides and verifies.
+
+1. **Ticket** (:func:`issue_ticket`): the ``direct_upload_rules`` hook decides
+   whether the user may upload to a model's file field and with what limits; the
+   final name comes from the field's ``upload_to`` and the storage; the object
+   first lands under a quarantine key. Files up to ``MINIO_DIRECT_UPLOAD_PART_SIZE``
+   get a presigned POST whose policy pins the key, the exact size and the content
+   type; larger files get a multipart upload whose part URLs are handed out in
+   batches (:func:`part_urls`), skipping the parts the server already holds, so an
+   upload resumes after a reload or a lost connection. The ticket is signed
+   (``django.core.signing``), expires after ``MINIO_DIRECT_UPLOAD_TICKET_AGE``
+   and names the field, the user and (a hash of) the session.
+2. **Finalize** (:func:`finalize`): the multipart upload is completed from the
+   parts the server lists (the browser's word is not taken), the quarantine
+   object is checked against the ticket (exists, exact size, content type,
+   SHA-256 if the browser sent one), copied create-only to its final name (an
+   existing file is never replaced: a taken name gets an alternative) and
+   removed; then ``direct_upload_finalized`` may post-process or reject it. The
+   answer carries a signed value that :class:`~django_minio_backend.forms.DirectUploadField`
+   accepts instead of a file.
+
+Quarantine objects never finalized expire through a lifecycle rule that
+``initialize_buckets`` writes (``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import functools
+import hashlib
+import hmac
+import math
+import os
+import posixpath
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import urllib3
+from django.apps import apps
+from django.core import signing
+from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.db import models
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+from minio import Minio
+from minio.datatypes import PostPolicy
+from minio.error import S3Error
+from minio.sse import SseCustomerKey
+
+from . import capabilities, manager, sdk, upload
+from .buckets import quarantine_prefix
+from .client import client_for, default_http_client
+from .conf import MIN_PART_SIZE, global_setting
+from .exceptions import s3_errors
+from .names import clean_name
+from .storage import MinioBackend
+
+TICKET_SALT = "django_minio_backend.direct.ticket"
+VALUE_SALT = "django_minio_backend.direct.value"
+PART_BATCH = 16  # part URLs per answer: enough to keep a browser busy, few enough to expire unused
+MAX_PARTS = 10_000  # S3's limit per multipart upload
+MAX_NAME_ATTEMPTS = 20
+COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
+GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
+
+
+class UploadRefused(Exception):
+    """A ticket, part or finalize request is refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class UploadRejected(Exception):
+    """Raised by a ``direct_upload_finalized`` plugin to reject a file (it is then deleted)."""
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    """What the ``direct_upload_rules`` hook allows for one upload.
+
+    ``max_size`` in bytes (None: only the server's limits), ``content_types``
+    as shell patterns (``"image/*"``; empty allows any), ``key_prefix`` a folder
+    put before the field's own name.
+    """
+
+    allowed: bool = True
+    max_size: int | None = None
+    content_types: tuple[str, ...] = ()
+    key_prefix: str = ""
+    reason: str = ""
+
+    @classmethod
+    def refuse(cls, reason: str) -> UploadRules:
+        return cls(allowed=False, reason=reason)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What a signed ticket says; see the module docstring."""
+
+    field: str  # "app_label.ModelName.field_name"
+    user: str
+    session: str
+    name: str  # the final name proposed (taken names get an alternative at finalize)
+    key: str  # the quarantine object's key
+    size: int
+    content_type: str
+    upload_id: str = ""  # "" for a presigned POST
+    part_size: int = 0
+
+    @property
+    def parts(self) -> int:
+        return math.ceil(self.size / self.part_size) if self.upload_id else 1
+
+    def part_length(self, number: int) -> int:
+        return min(self.part_size, self.size - (number - 1) * self.part_size)
+
+    def sign(self) -> str:
+        return signing.dumps(asdict(self), salt=TICKET_SALT, compress=True)
+
+
+def field_label(model: type[models.Model], field: models.Field[Any, Any]) -> str:
+    """``"app_label.ModelName.field"``: how tickets, views and form fields name a model field."""
+    return f"{model._meta.app_label}.{model.__name__}.{field.name}"
+
+
+def resolve_field(label: str) -> tuple[type[models.Model], models.FileField, MinioBackend]:
+    """The model, file field and storage named by ``label``; UploadRefused(404) for anything else."""
+    try:
+        app_label, model_name, field_name = label.split(".")
+        model = apps.get_model(app_label, model_name)
+        model_field = model._meta.get_field(field_name)
+    except (ValueError, LookupError, FieldDoesNotExist):
+        raise UploadRefused(f"no such file field: {label!r}", 404) from None
+    if not isinstance(model_field, models.FileField) or not isinstance(model_field.storage, MinioBackend):
+        raise UploadRefused(f"{label!r} is not a file field stored in a MinioBackend", 404)
+    return model, model_field, model_field.storage
+
+
+def _errors(storage: MinioBackend, action: str, name: str) -> contextlib.AbstractContextManager[None]:
+    return s3_errors(storage.config.endpoint, storage.bucket, action, name)
+
+
+def _user(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    return str(user.pk) if user is not None and user.is_authenticated else ""
+
+
+def _session(request: HttpRequest) -> str:
+    """A keyed hash of the session key: tickets are readable, session keys must not be."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return ""
+    if not session.session_key:
+        session.save()
+    return salted_hmac(TICKET_SALT, session.session_key).hexdigest()[:32]
+
+
+def _ticket_age() -> timedelta:
+    age = global_setting("MINIO_DIRECT_UPLOAD_TICKET_AGE")
+    return age if isinstance(age, timedelta) else timedelta(seconds=int(age))
+
+
+def load_ticket(request: HttpRequest, signed: str, label: str | None = None) -> Ticket:
+    """The ticket ``signed`` if it is genuine, unexpired and this user's and session's (else 403)."""
+    try:
+        data = signing.loads(signed, salt=TICKET_SALT, max_age=_ticket_age())
+        ticket = Ticket(**data)
+    except signing.SignatureExpired:
+        raise UploadRefused("the upload ticket has expired; start the upload again", 403) from None
+    except (signing.BadSignature, TypeError, ValueError):
+        raise UploadRefused("the upload ticket is not valid", 403) from None
+    if label is not None and ticket.field != label:
+        raise UploadRefused("the upload ticket is for another field", 403)
+    if not hmac.compare_digest(ticket.user, _user(request)) or not hmac.compare_digest(
+        ticket.session, _session(request)
+    ):
+        raise UploadRefused("the upload ticket belongs to another user or session", 403)
+    return ticket
+
+
+def sign_value(label: str, name: str) -> str:
+    """The value a form field accepts for a finalized upload of ``name`` to the field ``label``."""
+    return signing.dumps({"field": label, "name": name}, salt=VALUE_SALT)
+
+
+def load_value(signed: str, label: str) -> str:
+    """The file name in a value from :func:`sign_value` for ``label``; ValueError if not genuine."""
+    try:
+        data = signing.loads(signed, salt=VALUE_SALT, max_age=_ticket_age() * 2)
+    except signing.BadSignature as exc:
+        raise ValueError("the uploaded file's value is not valid or has expired") from exc
+    if not isinstance(data, dict) or data.get("field") != label or not isinstance(data.get("name"), str):
+        raise ValueError("the uploaded file's value is for another field")
+    return str(data["name"])
+
+
+def _matches(content_type: str, patterns: tuple[str, ...]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(content_type, p.lower()) for p in patterns)
+
+
+@functools.lru_cache(maxsize=16)
+def _browser_client(scheme: str, host: str, region: str, access_key: str, secret_key: str) -> Minio:
+    """A client for the endpoint browsers see; it only signs (the region is given: no lookup)."""
+    return Minio(host, access_key, secret_key, secure=scheme == "https", region=region)
+
+
+def browser_client(storage: MinioBackend) -> Minio:
+    signer = storage.signer
+    return _browser_client(signer.scheme, signer.host, signer.region, signer.access_key, signer.secret_key)
+
+
+def _quarantine_key(storage: MinioBackend) -> str:
+    return f"{quarantine_prefix(storage)}{uuid.uuid4().hex}"
+
+
+def issue_ticket(
+    request: HttpRequest, label: str, filename: str, size: int, content_type: str
+) -> dict[str, Any]:
+    """Answer a browser that wants to upload ``filename`` (``size`` bytes) to the field ``label``.
+
+    Returns the JSON-able answer: ``ticket`` and either ``post`` (``url`` and
+    ``fields`` of a presigned POST) or ``part_size`` and ``parts`` (a multipart
+    upload; ask :func:`part_urls` for URLs). UploadRefused says why not.
+    """
+    model, model_field, storage = resolve_field(label)
+    content_type = (content_type or "application/octet-stream").lower()
+    if size < 0 or not filename:
+        raise UploadRefused("a file name and a size are required")
+    if isinstance(storage.config.sse, SseCustomerKey):
+        raise UploadRefused("direct uploads do not support storages with customer-provided keys (SSE-C)")
+    rules = manager.direct_upload_rules(
+        request=request,
+        model=model,
+        field=model_field,
+        filename=filename,
+        size=size,
+        content_type=content_type,
+        storage=storage,
+    )
+    if rules is None or not rules.allowed:
+        reason = rules.reason if rules is not None else "direct uploads are not allowed here"
+        raise UploadRefused(reason or "direct uploads are not allowed here", 403)
+    if rules.max_size is not None and size > rules.max_size:
+        raise UploadRefused(f"the file is larger than the {rules.max_size} bytes allowed", 413)
+    if not _matches(content_type, rules.content_types):
+        raise UploadRefused(f"files of type {content_type} are not allowed here", 415)
+    part_size = max(int(global_setting("MINIO_DIRECT_UPLOAD_PART_SIZE")), MIN_PART_SIZE)
+    if math.ceil(size / part_size) > MAX_PARTS:
+        raise UploadRefused(f"the file needs more than {MAX_PARTS} parts of {part_size} bytes", 413)
+    base = posixpath.basename(filename.replace("\\", "/"))
+    try:
+        name = model_field.generate_filename(None, base)
+        if rules.key_prefix:
+            name = posixpath.join(clean_name(rules.key_prefix.strip("/")), name)
+        name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
+    except SuspiciousFileOperation as exc:
+        raise UploadRefused(f"the file name {filename!r} cannot be used: {exc}") from None
+    key = _quarantine_key(storage)
+    common = {
+        "field": label,
+        "user": _user(request),
+        "session": _session(request),
+        "name": name,
+        "key": key,
+        "size": size,
+        "content_type": content_type,
+    }
+    if size <= part_size:
+        ticket = Ticket(**common)
+        return {"ticket": ticket.sign(), "name": name, "post": _post(storage, ticket)}
+    with _errors(storage, "start upload", name):
+        upload_id = sdk.create_multipart_upload(
+            storage.client, storage.bucket, key, {"Content-Type": content_type}
+        )
+    ticket = Ticket(**common, upload_id=upload_id, part_size=part_size)
+    return {"ticket": ticket.sign(), "name": name, "part_size": part_size, "parts": ticket.parts}
+
+
+def _post(storage: MinioBackend, ticket: Ticket) -> dict[str, Any]:
+    """A presigned POST for exactly ``ticket``'s key, size and content type."""
+    policy = PostPolicy(storage.bucket, datetime.now(timezone.utc) + _ticket_age())
+    policy.add_equals_condition("key", ticket.key)
+    policy.add_equals_condition("Content-Type", ticket.content_type)
+    policy.add_content_length_range_condition(ticket.size, ticket.size)
+    fields = browser_client(storage).presigned_post_policy(policy)
+    fields.update({"key": ticket.key, "Content-Type": ticket.content_type})
+    return {"url": storage.signer.public_url("").rstrip("/"), "fields": fields}
+
+
+def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> dict[str, Any]:
+    """The parts the server holds for a multipart ticket and presigned URLs for the next missing ones.
+
+    ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count}``: a
+    browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
+    A part of the wrong size is dropped from ``uploaded`` and handed out again.
+    """
+    ticket = load_ticket(request, signed, label)
+    if not ticket.upload_id:
+        raise UploadRefused("this upload is a single POST; it has no parts")
+    _, _, storage = resolve_field(ticket.field)
+    with _errors(storage, "list parts", ticket.name):
+        try:
+            listed = sdk.list_parts(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+        except S3Error as exc:
+            if exc.code in GONE_CODES:
+                raise UploadRefused("this upload was finished or cancelled; start again", 410) from None
+            raise
+    good = {
+        p.number for p in listed if 1 <= p.number <= ticket.parts and p.size == ticket.part_length(p.number)
+    }
+    missing = [n for n in range(1, ticket.parts + 1) if n not in good]
+    client = browser_client(storage)
+    expires = min(_ticket_age(), timedelta(days=7))
+    urls = {
+        str(number): client.get_presigned_url(
+            "PUT",
+            storage.bucket,
+            ticket.key,
+            expires,
+            extra_query_params={"partNumber": str(number), "uploadId": ticket.upload_id},
+        )
+        for number in missing[:PART_BATCH]
+    }
+    return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing)}
+
+
+def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:
+    """Cancel a ticket's upload: abort its multipart upload or remove its quarantine object."""
+    ticket = load_ticket(request, signed, label)
+    _, _, storage = resolve_field(ticket.field)
+    with _errors(storage, "cancel upload", ticket.name):
+        try:
+            if ticket.upload_id:
+                sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+            storage.client.remove_object(storage.bucket, ticket.key)
+        except S3Error as exc:
+            if exc.code not in GONE_CODES:
+                raise
+
+
+def finalize(
+    request: HttpRequest, signed: str, label: str | None = None, sha256: str | None = None
+) -> dict[str, Any]:
+    """Verify a ticket's uploaded object, move it to its final name create-only, run the hook.
+
+    Returns ``{"name", "size", "value"}`` (``value`` for the form field).
+    UploadRefused when the object is missing, has another size or content type
+    or checksum (it is then deleted), or a plugin rejects it.
+    """
+    ticket = load_ticket(request, signed, label)
+    model, model_field, storage = resolve_field(ticket.field)
+    from django.core.cache import cache
+
+    lock = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
+    if not cache.add(lock, 1, timeout=600):
+        raise UploadRefused("this upload is being finalized already", 409)
+    try:
+        with _errors(storage, "finalize upload", ticket.name):
+            if ticket.upload_id:
+                _complete(storage, ticket)
+            name = _verify_and_move(storage, model_field, ticket, sha256)
+    finally:
+        cache.delete(lock)
+    try:
+        manager.direct_upload_finalized(
+            request=request,
+            model=model,
+            field=model_field,
+            name=name,
+            size=ticket.size,
+            content_type=ticket.content_type,
+            storage=storage,
+        )
+    except UploadRejected as exc:
+        storage.delete(name)
+        raise UploadRefused(str(exc) or "the file was rejected", 422) from None
+    except BaseException:
+        storage.delete(name)
+        raise
+    return {"name": name, "size": ticket.size, "value": sign_value(ticket.field, name)}
+
+
+def _complete(storage: MinioBackend, ticket: Ticket) -> None:
+    """Complete the multipart upload from the parts the server lists; a second finalize finds it done."""
+    try:
+        listed = sdk.list_parts(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+    except S3Error as exc:
+        if exc.code in GONE_CODES:
+            return  # completed by an earlier finalize, or aborted: the stat below tells
+        raise
+    numbers = [p.number for p in listed]
+    if numbers != list(range(1, ticket.parts + 1)):
+        raise UploadRefused(f"the upload has {len(listed)} of its {ticket.parts} parts; upload the rest", 409)
+    sdk.complete_multipart_upload(
+        storage.client, storage.bucket, ticket.key, ticket.upload_id, [p.etag for p in listed], {}
+    )
+
+
+def _remove_quietly(storage: MinioBackend, key: str) -> None:
+    try:
+        storage.client.remove_object(storage.bucket, key)
+    except S3Error as exc:
+        if exc.code not in GONE_CODES:
+            raise
+
+
+def _verify_and_move(
+    storage: MinioBackend, model_field: models.FileField, ticket: Ticket, sha256: str | None
+) -> str:
+    try:
+        stat = storage.client.stat_object(storage.bucket, ticket.key)
+    except S3Error as exc:
+        if exc.code in GONE_CODES:
+            raise UploadRefused(
+                "no uploaded file for this ticket (not uploaded, expired or finalized)", 404
+            ) from None
+        raise
+    problem = ""
+    if stat.size != ticket.size:
+        problem = f"the uploaded file has {stat.size} bytes, not the {ticket.size} announced"
+    elif (stat.content_type or "").lower() != ticket.content_type:
+        problem = f"the uploaded file has the type {stat.content_type}, not {ticket.content_type}"
+    elif sha256 and _sha256(storage, ticket.key) != sha256.lower():
+        problem = "the uploaded file's SHA-256 differs from the browser's"
+    if problem:
+        _remove_quietly(storage, ticket.key)
+        raise UploadRefused(problem, 422)
+    name = _move(storage, model_field, ticket)
+    _remove_quietly(storage, ticket.key)
+    return name
+
+
+def _sha256(storage: MinioBackend, key: str) -> str:
+    digest = hashlib.sha256()
+    response = storage.client.get_object(storage.bucket, key)
+    try:
+        for chunk in response.stream(1024 * 1024):
+            digest.update(chunk)
+    finally:
+        response.close()
+        response.release_conn()
+    return digest.hexdigest()
+
+
+def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) -> str:
+    """Copy the quarantine object to ``ticket.name`` or, if taken, an alternative; return the name."""
+    config = storage.config
+    # Hooks that read the content (sniffers) get an empty file: the bytes are on the server, and
+    # the type was pinned by the POST policy or the multipart upload and checked above.
+    declared = ContentFile(b"", name=posixpath.basename(ticket.name))
+    declared.content_type = ticket.content_type  # type: ignore[attr-defined]
+    headers = storage.get_object_parameters(ticket.name, declared)
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    headers["Content-Type"] = ticket.content_type
+    create_only = not config.replace_existing
+    # A server-side copy of gigabytes outlasts the usual read timeout; its retries are ours (upload.copy).
+    dest = dataclasses.replace(storage.destination, client=client_for(config, _copy_http_client()))
+    conditional = create_only and capabilities.create_only_is_conditional(config.conditional_writes, dest)
+    name = ticket.name
+    for _ in range(MAX_NAME_ATTEMPTS):
+        try:
+            upload.copy(
+                dest,
+                ticket.key,
+                storage.location_prefix + name,
+                headers,
+                create_only=create_only,
+                conditional=conditional,
+            )
+            return name
+        except upload.NameTaken:
+            name = _alternative(storage, ticket.name, model_field.max_length)
+    raise UploadRefused(f"no free name found for {ticket.name!r}", 409)
+
+
+@functools.cache
+def _copy_http_client() -> urllib3.PoolManager:
+    return default_http_client(read=COPY_TIMEOUT, retries=0)
+
+
+def _alternative(storage: MinioBackend, name: str, max_length: int | None) -> str:
+    """Django's ``get_alternative_name`` for ``name``, shortened to fit ``max_length``."""
+    dir_name, file_name = posixpath.split(name)
+    root, ext = os.path.splitext(file_name)
+    candidate = posixpath.join(dir_name, storage.get_alternative_name(root, ext))
+    if max_length and len(candidate) > max_length:
+        excess = len(candidate) - max_length
+        if excess >= len(root):
+            raise UploadRefused(f"no name within max_length={max_length} is free for {name!r}", 409)
+        candidate = posixpath.join(dir_name, storage.get_alternative_name(root[:-excess], ext))
+    return candidate

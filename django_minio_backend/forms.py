@@ -1,0 +1,97 @@
+"""A form field and widget for direct browser uploads, with a plain file input as the fallback.
+
+The widget renders Django's file input and, when ``django_minio_backend.urls``
+is included, a hidden input and a progress bar that ``direct-upload.js`` drives:
+the script sends the chosen file to the bucket, finalizes it, puts the signed
+value in the hidden input and empties the file input, so the form posts only a
+few hundred bytes. Without JavaScript the file input posts the file as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import NoReverseMatch, reverse
+
+from .direct import load_value
+
+DIRECT_SUFFIX = "__direct"
+
+
+class DirectValue:
+    """The signed value of a finalized direct upload, as posted by the widget."""
+
+    def __init__(self, signed: str) -> None:
+        self.signed = signed
+
+
+class DirectUploadWidget(forms.ClearableFileInput):
+    """A file input that uploads straight to the bucket when JavaScript runs."""
+
+    template_name = "django_minio_backend/widgets/direct_upload.html"
+
+    class Media:
+        js = ("django_minio_backend/direct-upload.js",)
+        css = {"all": ("django_minio_backend/direct-upload.css",)}
+
+    def __init__(self, attrs: dict[str, Any] | None = None, model_field: str = "") -> None:
+        super().__init__(attrs)
+        self.model_field = model_field
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, None if isinstance(value, DirectValue) else value, attrs)
+        try:
+            endpoints = {
+                action: reverse(f"django_minio_backend:direct-{action}")
+                for action in ("ticket", "parts", "finalize", "cancel")
+            }
+        except NoReverseMatch:
+            endpoints = {}  # the project did not include our URLs: a plain file input
+        context["widget"].update(
+            direct_name=name + DIRECT_SUFFIX,
+            direct_value=value.signed if isinstance(value, DirectValue) else "",
+            model_field=self.model_field,
+            endpoints=endpoints,
+        )
+        return context
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        signed = data.get(name + DIRECT_SUFFIX)
+        if signed:
+            return DirectValue(str(signed))
+        return super().value_from_datadict(data, files, name)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name + DIRECT_SUFFIX not in data and super().value_omitted_from_data(data, files, name)
+
+
+class DirectUploadField(forms.FileField):
+    """A file field that also accepts a direct upload's signed value for ``model_field``.
+
+    ``model_field`` names the model field the file is for, ``"app_label.Model.field"``
+    (the ticket view asks the hooks about that field and uses its storage and
+    ``upload_to``). The cleaned value of a direct upload is the stored file's
+    name; a model form assigns it without uploading anything again.
+    """
+
+    widget = DirectUploadWidget
+
+    def __init__(self, *, model_field: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_field = model_field
+        if isinstance(self.widget, DirectUploadWidget):
+            self.widget.model_field = model_field
+
+    def to_python(self, data: Any) -> Any:
+        if isinstance(data, DirectValue):
+            try:
+                return load_value(data.signed, self.model_field)
+            except ValueError as exc:
+                raise ValidationError(str(exc), code="invalid") from exc
+        return super().to_python(data)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # A direct upload survives a form that comes back with other errors.
+        return data if isinstance(data, DirectValue) else super().bound_data(data, initial)

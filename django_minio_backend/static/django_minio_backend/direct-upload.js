@@ -1,0 +1,268 @@
+/* Direct browser uploads for django-minio-backend: plain JavaScript, no build step.
+ *
+ * Each .dmb-direct-upload element (rendered by DirectUploadWidget) wraps a file
+ * input. A chosen file goes straight to the bucket: one presigned POST, or parts
+ * through presigned PUT URLs that Django hands out in batches. Then Django
+ * finalizes it and the signed answer goes into the hidden input; the file input
+ * is emptied, so the form itself never carries the file.
+ *
+ * Resume: a multipart ticket is kept in localStorage under the field and the
+ * file's name, size and date; choosing the same file again (after a reload or a
+ * lost connection) asks which parts the server holds and sends only the others.
+ *
+ * Events on the .dmb-direct-upload element: "dmb:progress" (detail: loaded,
+ * total), "dmb:done" (detail: name, size), "dmb:error" (detail: message).
+ */
+(function () {
+  "use strict";
+
+  var PARALLEL = 3;
+
+  function csrfToken(root) {
+    var form = root.closest("form");
+    var input = form && form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function UploadError(message, status) {
+    this.message = message;
+    this.status = status || 0;
+  }
+
+  function Upload(root) {
+    this.root = root;
+    this.input = root.querySelector("input[type=file]");
+    this.value = root.querySelector(".dmb-direct-value");
+    this.status = root.querySelector(".dmb-direct-status");
+    this.progress = root.querySelector(".dmb-direct-progress");
+    this.message = root.querySelector(".dmb-direct-message");
+    this.cancelButton = root.querySelector(".dmb-direct-cancel");
+    this.retryButton = root.querySelector(".dmb-direct-retry");
+    this.field = root.dataset.field;
+    this.requests = [];
+    this.busy = false;
+    this.cancelled = false;
+    var self = this;
+    this.input.addEventListener("change", function () {
+      if (self.input.files.length) self.start(self.input.files[0]);
+    });
+    this.cancelButton.addEventListener("click", function () { self.cancel(); });
+    this.retryButton.addEventListener("click", function () { if (self.file) self.start(self.file); });
+    var form = root.closest("form");
+    if (form) {
+      form.addEventListener("submit", function (event) {
+        if (self.busy) {
+          event.preventDefault();
+          self.show("Wait until the upload has finished.");
+        }
+      });
+    }
+  }
+
+  Upload.prototype.show = function (text) {
+    this.status.hidden = false;
+    this.message.textContent = text;
+  };
+
+  Upload.prototype.emit = function (name, detail) {
+    this.root.dispatchEvent(new CustomEvent("dmb:" + name, { detail: detail, bubbles: true }));
+  };
+
+  Upload.prototype.resumeKey = function (file) {
+    return "dmb-direct:" + this.field + ":" + file.name + ":" + file.size + ":" + file.lastModified;
+  };
+
+  Upload.prototype.post = function (url, payload) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      self.requests.push(xhr);
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Content-Type", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", csrfToken(self.root));
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { body = {}; }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+        else reject(new UploadError(body.error || "the server answered " + xhr.status, xhr.status));
+      };
+      xhr.onerror = function () { reject(new UploadError("the connection was lost")); };
+      xhr.onabort = function () { reject(new UploadError("cancelled")); };
+      xhr.send(JSON.stringify(payload));
+    });
+  };
+
+  /* Send body to url with method; onProgress(loaded) as bytes go out. */
+  Upload.prototype.send = function (method, url, body, onProgress) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      self.requests.push(xhr);
+      xhr.open(method, url);
+      xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
+      xhr.onload = function () {
+        if (xhr.status >= 200 && xhr.status < 300) resolve();
+        else reject(new UploadError("the storage server answered " + xhr.status, xhr.status));
+      };
+      xhr.onerror = function () { reject(new UploadError("the connection to the storage server was lost")); };
+      xhr.onabort = function () { reject(new UploadError("cancelled")); };
+      xhr.send(body);
+    });
+  };
+
+  Upload.prototype.report = function (loaded, total) {
+    this.progress.max = total || 1;
+    this.progress.value = loaded;
+    var percent = total ? Math.floor((100 * loaded) / total) : 100;
+    this.show("Uploading… " + percent + "%");
+    this.emit("progress", { loaded: loaded, total: total });
+  };
+
+  Upload.prototype.start = function (file) {
+    var self = this;
+    this.file = file;
+    this.busy = true;
+    this.cancelled = false;
+    this.requests = [];
+    this.value.value = "";
+    this.root.classList.remove("dmb-error");
+    this.retryButton.hidden = true;
+    this.cancelButton.hidden = false;
+    this.report(0, file.size);
+    var key = this.resumeKey(file);
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { saved = null; }
+    var started = saved ? Promise.resolve(saved) : this.newTicket(file, key);
+    return started
+      .then(function (ticket) {
+        self.ticket = ticket;
+        if (ticket.post) return self.sendPost(file, ticket);
+        return self.sendParts(file, ticket).catch(function (error) {
+          if (saved && error.status >= 400 && error.status < 500 && error.status !== 409) {
+            localStorage.removeItem(key); // expired or finished elsewhere: start afresh
+            saved = null;
+            return self.newTicket(file, key).then(function (fresh) {
+              self.ticket = fresh;
+              return self.sendParts(file, fresh);
+            });
+          }
+          throw error;
+        });
+      })
+      .then(function () {
+        self.show("Checking the upload…");
+        return self.post(self.root.dataset.finalizeUrl, { ticket: self.ticket.ticket, field: self.field });
+      })
+      .then(function (done) {
+        localStorage.removeItem(key);
+        self.value.value = done.value;
+        self.input.value = ""; // the form must not send the file body to Django
+        self.busy = false;
+        self.cancelButton.hidden = true;
+        self.progress.value = self.progress.max;
+        self.show("Uploaded: " + done.name);
+        self.emit("done", { name: done.name, size: done.size });
+      })
+      .catch(function (error) {
+        self.busy = false;
+        self.cancelButton.hidden = true;
+        if (self.cancelled) {
+          self.show("Upload cancelled.");
+          return;
+        }
+        self.root.classList.add("dmb-error");
+        self.retryButton.hidden = false;
+        self.show("Upload failed: " + error.message);
+        self.emit("error", { message: error.message, status: error.status });
+      });
+  };
+
+  Upload.prototype.newTicket = function (file, key) {
+    return this.post(this.root.dataset.ticketUrl, {
+      field: this.field,
+      name: file.name,
+      size: file.size,
+      content_type: file.type || "application/octet-stream",
+    }).then(function (ticket) {
+      if (!ticket.post) localStorage.setItem(key, JSON.stringify(ticket));
+      return ticket;
+    });
+  };
+
+  Upload.prototype.sendPost = function (file, ticket) {
+    var self = this;
+    var form = new FormData();
+    Object.keys(ticket.post.fields).forEach(function (name) { form.append(name, ticket.post.fields[name]); });
+    form.append("file", file); // last: S3 ignores fields after the file
+    return this.send("POST", ticket.post.url, form, function (loaded) {
+      self.report(Math.min(loaded, file.size), file.size);
+    });
+  };
+
+  Upload.prototype.sendParts = function (file, ticket) {
+    var self = this;
+    var size = ticket.part_size;
+    var inFlight = {};
+    var finished = 0;
+    function partLength(number) { return Math.min(size, file.size - (number - 1) * size); }
+    function update() {
+      var loaded = finished;
+      Object.keys(inFlight).forEach(function (n) { loaded += inFlight[n]; });
+      self.report(loaded, file.size);
+    }
+    function round() {
+      if (self.cancelled) return Promise.reject(new UploadError("cancelled"));
+      return self.post(self.root.dataset.partsUrl, { ticket: ticket.ticket, field: self.field }).then(function (answer) {
+        finished = 0;
+        answer.uploaded.forEach(function (n) { finished += partLength(n); });
+        update();
+        if (!answer.remaining) return null;
+        var queue = Object.keys(answer.urls).map(Number).sort(function (a, b) { return a - b; });
+        function worker() {
+          var number = queue.shift();
+          if (number === undefined || self.cancelled) return Promise.resolve();
+          var start = (number - 1) * size;
+          inFlight[number] = 0;
+          return self
+            .send("PUT", answer.urls[String(number)], file.slice(start, start + partLength(number)), function (loaded) {
+              inFlight[number] = loaded;
+              update();
+            })
+            .then(function () {
+              delete inFlight[number];
+              finished += partLength(number);
+              update();
+              return worker();
+            });
+        }
+        var workers = [];
+        for (var i = 0; i < PARALLEL; i++) workers.push(worker());
+        return Promise.all(workers).then(round);
+      });
+    }
+    return round();
+  };
+
+  Upload.prototype.cancel = function () {
+    this.cancelled = true;
+    this.requests.forEach(function (xhr) { xhr.abort(); });
+    if (this.file) localStorage.removeItem(this.resumeKey(this.file));
+    if (this.ticket) {
+      this.post(this.root.dataset.cancelUrl, { ticket: this.ticket.ticket, field: this.field }).catch(function () {});
+    }
+    this.input.value = "";
+    this.value.value = "";
+  };
+
+  function init(scope) {
+    (scope || document).querySelectorAll(".dmb-direct-upload").forEach(function (root) {
+      if (!root.dmbUpload) root.dmbUpload = new Upload(root);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(); });
+  else init();
+  window.djangoMinioDirectUpload = { init: init };
+})();
