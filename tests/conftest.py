@@ -16,6 +16,7 @@ from django.test import override_settings
 from minio import Minio
 
 from django_minio_backend import MinioBackend, manager
+from django_minio_backend.testing.cephrgw import CephRGW
 from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, server_from_env
 
 from .hook_contract import hook_specs
@@ -26,10 +27,14 @@ SHARED_BUCKETS = ("dmb-test-private", "dmb-test-public", "dmb-test-static")
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """SeaweedFS on loopback, or the server named by DMB_TEST_S3_* variables."""
+    """SeaweedFS on loopback; Ceph RGW with DMB_TEST_SERVER=ceph; or the server of DMB_TEST_S3_*."""
     external = server_from_env()
     if external is not None:
         yield external
+        return
+    if os.environ.get("DMB_TEST_SERVER") == "ceph":
+        with CephRGW(tmp_path_factory.mktemp("ceph"), memstore_bytes=1536 * 1024 * 1024) as server:
+            yield server
         return
     with SeaweedFS(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server

@@ -22,7 +22,11 @@ INSTALLED_APPS = [
     "tests.testapp",
     "tests.orphanapp",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("DMB_SETTINGS_DB", ":memory:")}
+}
+if os.environ.get("DMB_SETTINGS_CACHE") == "db":  # a cache shared by processes (name locks)
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "dmb_cache"}}
 STATIC_URL = "/static/"
 TEMPLATES = [
     {

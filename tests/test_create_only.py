@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 
 import pytest
@@ -21,7 +23,8 @@ from django_minio_backend import MinioBackend, capabilities, sdk
 from django_minio_backend.buckets import LIFECYCLE_RULE_ID, QUARANTINE_RULE_ID, sync_bucket
 from django_minio_backend.conf import resolve
 
-from .conftest import ROOT, subprocess_env
+from .conftest import ROOT, run_python, subprocess_env
+from .noconditional_proxy import NoConditionalProxy
 from .test_no_data_loss import PART, CountingPool
 
 
@@ -96,11 +99,18 @@ for t in ts: t.join()
 
 
 def race(
-    server, bucket: str, raw_client: Minio, processes: int, threads: int, rounds: int, slot: float = 1.5
+    server,
+    bucket: str,
+    raw_client: Minio,
+    processes: int,
+    threads: int,
+    rounds: int,
+    slot: float = 1.5,
+    size: int = 5 * 1024 * 1024 + 4096,  # two parts
+    env: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """Run the race; return (saves, losses): a loss is a returned name not holding its writer's bytes."""
-    size = 5 * 1024 * 1024 + 4096  # two parts
-    env = subprocess_env(server)
+    env = {**subprocess_env(server), **(env or {})}
     start = time.time() + 3  # after every interpreter has set Django up
     args = [bucket, str(rounds), "3", str(threads), str(size), str(start), str(slot)]
     running = [
@@ -210,3 +220,68 @@ def test_probe_leaves_nothing_in_the_bucket(bucket: str, make_storage, raw_clien
     storage = make_storage(bucket)
     storage.save("a.txt", ContentFile(b"a"))
     assert [o.object_name for o in raw_client.list_objects(bucket, recursive=True)] == ["a.txt"]
+
+
+@pytest.fixture
+def no_conditional(s3_server) -> Iterator[NoConditionalProxy]:
+    """SeaweedFS behind a proxy that drops If-None-Match / If-Match: a server without conditional writes."""
+    with NoConditionalProxy(s3_server.endpoint, s3_server.secret_key, mode="all") as proxy:
+        yield proxy
+
+
+def test_auto_finds_a_server_that_ignores_if_none_match_and_never_overwrites(
+    bucket: str, make_storage, raw_client: Minio, no_conditional: NoConditionalProxy
+) -> None:
+    capabilities.forget()
+    storage = make_storage(bucket, endpoint=no_conditional.endpoint)
+    names = [storage.save("report.txt", ContentFile(f"version {i}".encode())) for i in range(3)]
+    assert capabilities.conditional_put(storage.destination) is False
+    assert len(set(names)) == 3 and names[0] == "report.txt"
+    for i, name in enumerate(names):
+        assert raw_client.get_object(bucket, name).read() == f"version {i}".encode()
+    assert no_conditional.stripped > 0  # the proxy did drop the conditions
+
+
+def test_threads_on_a_server_without_conditional_writes_lose_nothing(
+    bucket: str, make_storage, raw_client: Minio, no_conditional: NoConditionalProxy
+) -> None:
+    storage = make_storage(bucket, endpoint=no_conditional.endpoint, conditional_writes="auto")
+    barrier = threading.Barrier(6)
+    results: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        barrier.wait()
+        results[i] = storage.save("shared.txt", ContentFile(f"writer {i}".encode()))
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(set(results.values())) == 6
+    for i, name in results.items():
+        assert raw_client.get_object(bucket, name).read() == f"writer {i}".encode()
+
+
+def test_processes_on_a_server_without_conditional_writes_lose_nothing_with_a_shared_cache(
+    s3_server, bucket: str, raw_client: Minio, no_conditional: NoConditionalProxy, tmp_path
+) -> None:
+    through_proxy = dataclasses.replace(s3_server, endpoint=no_conditional.endpoint)
+    env = {"DMB_SETTINGS_CACHE": "db", "DMB_SETTINGS_DB": str(tmp_path / "shared.sqlite3")}
+    made = run_python(["-m", "django", "createcachetable"], {**subprocess_env(through_proxy), **env})
+    assert made.returncode == 0, made.stderr
+    saves, losses = race(
+        through_proxy, bucket, raw_client, processes=3, threads=2, rounds=2, size=64, env=env
+    )
+    assert (saves, losses) == (12, 0)
+    assert no_conditional.stripped > 0
+
+
+def test_a_server_whose_completes_ignore_conditions_loses_no_large_file(
+    s3_server, bucket: str, raw_client: Minio
+) -> None:
+    """Ceph RGW's behaviour (conditional PUT honoured, complete and copy not), emulated on SeaweedFS."""
+    with NoConditionalProxy(s3_server.endpoint, s3_server.secret_key, mode="ceph") as proxy:
+        through_proxy = dataclasses.replace(s3_server, endpoint=proxy.endpoint)
+        saves, losses = race(through_proxy, bucket, raw_client, processes=2, threads=2, rounds=2)
+    assert (saves, losses) == (8, 0)
