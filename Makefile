@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := ./plugins/dmb-uuid-names ./plugins/dmb-sniff-content-type
 
-.PHONY: venv test lint demo demo-ci clean readme
+.PHONY: venv test test-ceph lint demo demo-ci clean readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,23 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 test: venv lint
-	$(BIN)/python -m pytest
 	cd plugins/dmb-uuid-names && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 	cd plugins/dmb-sniff-content-type && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-ceph
+	$(BIN)/python -m pytest
+
+# The server-facing tests again on a second real server, Ceph RADOS Gateway (Debian's radosgw;
+# .ci/install-ceph installs it). Without it they are skipped with a note, unless DMB_REQUIRE_CEPH=1.
+CEPH_TESTS := tests/test_storage.py tests/test_no_data_loss.py tests/test_create_only.py \
+	tests/test_reads.py tests/test_urls.py tests/test_commands.py tests/test_django.py \
+	tests/test_object_parameters.py tests/test_properties.py tests/test_faults.py \
+	tests/test_direct.py tests/test_collectstatic.py tests/test_orphans.py
+test-ceph: venv
+	@if command -v radosgw >/dev/null 2>&1 || [ "$${DMB_REQUIRE_CEPH:-}" = 1 ]; then \
+		DMB_TEST_SERVER=ceph $(BIN)/python -m pytest -q -p no:cacheprovider $(CEPH_TESTS); \
+	else \
+		echo "!!! Ceph RGW tests NOT RUN: radosgw not installed (bash .ci/install-ceph) !!!"; \
+	fi
 
 # The example project of examples/ on an embedded SeaweedFS: checks, then runserver until Ctrl-C.
 demo: venv

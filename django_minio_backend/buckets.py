@@ -225,9 +225,31 @@ def _sync_rule(
 
 def _write_rules(storage: MinioBackend, rules: list[Rule]) -> None:
     if rules:
-        storage.client.set_bucket_lifecycle(storage.bucket, LifecycleConfig(rules))
+        storage.client.set_bucket_lifecycle(storage.bucket, LifecycleConfig([_writable(r) for r in rules]))
     else:
         storage.client.delete_bucket_lifecycle(storage.bucket)
+
+
+def _writable(rule: Rule) -> Rule:
+    """``rule`` as the server will take it back.
+
+    A whole-bucket rule is read back from Ceph RGW without a filter the minio SDK
+    can parse, which it then writes without one and Ceph refuses (MalformedXML): it
+    is the same rule as ``<Filter><Prefix></Prefix></Filter>``, which every server takes.
+    """
+    f = rule.rule_filter
+    if f is not None and (f.prefix is not None or f.tag is not None or f.and_operator is not None):
+        return rule
+    return Rule(
+        rule.status,
+        rule_filter=Filter(prefix=""),
+        rule_id=rule.rule_id,
+        abort_incomplete_multipart_upload=rule.abort_incomplete_multipart_upload,
+        expiration=rule.expiration,
+        noncurrent_version_expiration=rule.noncurrent_version_expiration,
+        noncurrent_version_transition=rule.noncurrent_version_transition,
+        transition=rule.transition,
+    )
 
 
 def _delete_policy(storage: MinioBackend) -> None:

@@ -26,12 +26,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
-import urllib3
-from minio import Minio
-from minio.error import MinioException
-from urllib3.exceptions import HTTPError
-
-from django_minio_backend.testing.seaweedfs import DEFAULT_REGION, S3Server, free_port
+from django_minio_backend.testing.seaweedfs import DEFAULT_REGION, S3Server, free_port, wait_for_s3
 
 __all__ = ["CephRGW", "find_ceph_binaries"]
 
@@ -243,30 +238,10 @@ class CephRGW:
                 raise RuntimeError(msg + self._tail())
 
     def _wait_ready(self, server: S3Server, deadline: float) -> None:
-        timeout = urllib3.Timeout(connect=1.0, read=5.0)
-        http = urllib3.PoolManager(timeout=timeout, retries=False)
-        client = Minio(
-            server.endpoint,
-            server.access_key,
-            server.secret_key,
-            secure=False,
-            region=server.region,
-            http_client=http,
-        )
-        error: Exception | None = None
-        try:
-            while time.monotonic() < deadline:
-                self._check_daemons()
-                try:
-                    client.list_buckets()
-                    return
-                except (MinioException, HTTPError, OSError) as e:
-                    error = e
-                time.sleep(0.1)
-        finally:
-            http.clear()
-        msg = f"Ceph RGW not ready after {self.startup_timeout:g}s: {error!r}"
-        raise RuntimeError(msg + self._tail())
+        error = wait_for_s3(server, deadline, self._check_daemons, interval=0.1)
+        if error is not None:
+            msg = f"Ceph RGW not ready after {self.startup_timeout:g}s: {error!r}"
+            raise RuntimeError(msg + self._tail())
 
     def _tail(self, lines: int = 15) -> str:
         if self._dir is None:

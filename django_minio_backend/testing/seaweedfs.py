@@ -38,6 +38,7 @@ __all__ = [
     "find_weed_binary",
     "free_port",
     "server_from_env",
+    "wait_for_s3",
 ]
 
 DEFAULT_REGION = "us-east-1"
@@ -104,6 +105,37 @@ def _die_with_parent() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return preexec
+
+
+def wait_for_s3(
+    server: S3Server, deadline: float, alive: Callable[[], None], *, interval: float
+) -> Exception | None:
+    """Ask ``server`` for its buckets until it answers (None) or ``deadline`` passes (the last error).
+
+    ``alive`` runs before each try and raises when the server's processes are gone.
+    """
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1.0, read=5.0), retries=False)
+    client = Minio(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        secure=False,
+        region=server.region,
+        http_client=http,
+    )
+    error: Exception = TimeoutError("no answer yet")
+    try:
+        while time.monotonic() < deadline:
+            alive()
+            try:
+                client.list_buckets()
+                return None
+            except (MinioException, HTTPError, OSError) as e:
+                error = e
+            time.sleep(interval)
+    finally:
+        http.clear()
+    return error
 
 
 def find_weed_binary() -> str:
@@ -240,33 +272,14 @@ class SeaweedFS:
         )
 
     def _wait_ready(self, server: S3Server) -> None:
-        timeout = urllib3.Timeout(connect=1.0, read=2.0)
-        http = urllib3.PoolManager(timeout=timeout, retries=False)
-        client = Minio(
-            server.endpoint,
-            server.access_key,
-            server.secret_key,
-            secure=False,
-            region=server.region,
-            http_client=http,
-        )
-        deadline = time.monotonic() + self.startup_timeout
-        error: Exception | None = None
-        try:
-            while time.monotonic() < deadline:
-                if self._proc is None or self._proc.poll() is not None:
-                    msg = "weed exited during startup"
-                    raise RuntimeError(msg + self._tail())
-                try:
-                    client.list_buckets()
-                    return
-                except (MinioException, HTTPError, OSError) as e:
-                    error = e
-                time.sleep(0.2)
-        finally:
-            http.clear()
-        msg = f"SeaweedFS not ready after {self.startup_timeout:g}s: {error!r}"
-        raise RuntimeError(msg + self._tail())
+        def alive() -> None:
+            if self._proc is None or self._proc.poll() is not None:
+                raise RuntimeError("weed exited during startup" + self._tail())
+
+        error = wait_for_s3(server, time.monotonic() + self.startup_timeout, alive, interval=0.2)
+        if error is not None:
+            msg = f"SeaweedFS not ready after {self.startup_timeout:g}s: {error!r}"
+            raise RuntimeError(msg + self._tail())
 
     def _tail(self, lines: int = 40) -> str:
         path = self._log_path
