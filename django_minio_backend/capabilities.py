@@ -32,7 +32,7 @@ logger = logging.getLogger("django_minio_backend")
 PROBE_PREFIX = ".dmb-probe-"
 
 _lock = threading.Lock()
-_known: dict[tuple[str, str], bool] = {}
+_known: dict[tuple[str, str, str], bool] = {}
 
 
 def conditional_put(dest: Destination) -> bool:
@@ -41,7 +41,7 @@ def conditional_put(dest: Destination) -> bool:
     Probed once per process and (endpoint, bucket); transport errors propagate
     (and nothing is cached), so a save that cannot reach the server fails as usual.
     """
-    key = (dest.endpoint, dest.bucket)
+    key = (dest.endpoint, dest.bucket, dest.prefix)
     if key in _known:
         return _known[key]
     with _lock:
@@ -68,7 +68,7 @@ def forget() -> None:
 
 
 def _probe_conditional_put(dest: Destination) -> bool:
-    probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    probe = f"{dest.prefix}{PROBE_PREFIX}{uuid.uuid4().hex}"
     # Refused at once: a PUT retried after a lost answer found its own first attempt.
     created = _put_if_absent(dest, probe)
     try:

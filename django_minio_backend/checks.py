@@ -231,7 +231,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         configs.append((label, config))
         if label != "settings":
             messages.extend(_undeclared(label, config))
-    messages.extend(_visibility_conflicts(configs))
     for model, field, storage in model_file_fields():
         label = f"{model._meta.label}.{field.name}"
         try:
@@ -240,6 +239,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             messages.append(_unresolved(label, exc))
             continue
         messages.extend(_undeclared(label, config))
+        configs.append((label, config))
+    messages.extend(_visibility_conflicts(configs))
     messages.extend(_opened_private_buckets(resolved))
     messages.extend(_legacy_storage_settings())
     messages.extend(_app_order())
@@ -385,11 +386,14 @@ def _visibility_conflicts(configs: list[tuple[str, StorageConfig]]) -> Iterator[
     """A bucket declared public by one storage and private by another gets one policy, silently."""
     views: dict[str, dict[bool, list[str]]] = {}
     for label, config in configs:
+        # The storage's own bucket as it treats it (a static storage's bucket is public by default).
+        views.setdefault(config.bucket_name, {}).setdefault(config.is_public, []).append(label)
         for public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
             for bucket in dict.fromkeys(buckets):
-                views.setdefault(bucket, {}).setdefault(public, []).append(label)
+                if bucket != config.bucket_name:
+                    views.setdefault(bucket, {}).setdefault(public, []).append(label)
     for bucket, view in sorted(views.items()):
-        public, private = view.get(True, []), view.get(False, [])
+        public, private = list(dict.fromkeys(view.get(True, []))), list(dict.fromkeys(view.get(False, [])))
         if any(a != b for a in public for b in private):  # one label in both lists is E001
             yield Error(
                 f"bucket {bucket!r} is public for {', '.join(public)} but private for "

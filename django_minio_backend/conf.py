@@ -401,9 +401,10 @@ OBJECT_OPTIONS: dict[str, Any] = {
     "checksum": None,
     "extra_query_params": None,
 }
-EXTRA_OPTIONS = {"bucket_name", "replace_existing", "storage_name", *OBJECT_OPTIONS}
-# Upper-case option keys of upstream 4.x that map to another option.
-OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "bucket_name"}
+EXTRA_OPTIONS = {"bucket_name", "default_bucket", "replace_existing", "storage_name", *OBJECT_OPTIONS}
+# Upper-case option keys of upstream 4.x that map to another option. Upstream's MinioBackendStatic
+# always used MINIO_STATIC_FILES_BUCKET: MINIO_DEFAULT_BUCKET names the media storages' bucket only.
+OPTION_ALIASES = {"MINIO_DEFAULT_BUCKET": "default_bucket"}
 # django-storages S3 OPTIONS keys that are not ours, and what to write instead.
 DJANGO_STORAGES_OPTIONS = {
     "endpoint_url": "'endpoint' (host[:port], no scheme) and 'use_https'",
@@ -519,6 +520,7 @@ class StorageConfig:
     url_signing_window: timedelta | None
     bucket_name: str
     replace_existing: bool
+    static: bool  # the storage of collectstatic (MinioBackendStatic or a subclass)
     location: str = ""
     metadata: dict[str, str] | None = None
     sse: Any = dataclasses.field(default=None, repr=False, compare=False)
@@ -541,10 +543,19 @@ class StorageConfig:
 
     @property
     def is_public(self) -> bool:
-        """Declared public, or the static files bucket not declared private (as 3.x and 4.x forced it)."""
+        """Declared public; or, for a static storage, its bucket when not declared private.
+
+        3.x and 4.x forced the static bucket public. Only static storages inherit that:
+        a media storage on the same bucket (one bucket for everything, as django-storages
+        users have it) stays private, and check E030 reports the disagreement.
+        """
         if self.bucket_name in self.public_buckets:
             return True
-        return self.bucket_name == self.static_files_bucket and self.bucket_name not in self.private_buckets
+        return (
+            self.static
+            and self.bucket_name == self.static_files_bucket
+            and self.bucket_name not in self.private_buckets
+        )
 
     @property
     def signing_region(self) -> str:
@@ -561,6 +572,7 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
     given = normalize_options(options)
     alias = given.pop("storage_name", None) or default_storage_name(static=static)
     layered = {**(alias_options(alias) if alias else {}), **given}
+    default_bucket = layered.pop("default_bucket", None)
 
     def value(s: Setting) -> Any:
         if s.option in layered:
@@ -570,9 +582,13 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
     values = {s.option: s.parse_value(value(s)) for s in SETTINGS if s.per_storage}
     if values["external_endpoint_use_https"] is None:
         values["external_endpoint_use_https"] = values["use_https"]
-    bucket_default = values["static_files_bucket" if static else "media_files_bucket"]
+    if static:
+        bucket_default = values["static_files_bucket"]
+    else:
+        bucket_default = default_bucket or values["media_files_bucket"]
     return StorageConfig(
         **values,
+        static=static,
         bucket_name=layered.get("bucket_name") or bucket_default,
         replace_existing=REPLACE_EXISTING.parse_value(layered.get("replace_existing", False)),
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},

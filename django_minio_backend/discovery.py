@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from .conf import StorageConfig
-from .storage import MinioBackend
+from .storage import MinioBackend, MinioBackendStatic
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,13 @@ def declared_buckets() -> list[MinioBackend]:
         (storage, [storage.bucket]) for storage in configured_storages()
     ]
     if getattr(settings, "MINIO_ENDPOINT", None):
-        named = [
-            getattr(settings, name)
-            for name in ("MINIO_MEDIA_FILES_BUCKET", "MINIO_STATIC_FILES_BUCKET")
-            if hasattr(settings, name)
-        ]
-        sources.append((MinioBackend(), named))
+        if hasattr(settings, "MINIO_MEDIA_FILES_BUCKET"):
+            sources.append((MinioBackend(), [settings.MINIO_MEDIA_FILES_BUCKET]))
+        else:
+            sources.append((MinioBackend(), []))
+        if hasattr(settings, "MINIO_STATIC_FILES_BUCKET"):
+            # A static storage: the static bucket is public unless declared private (3.x and 4.x).
+            sources.append((MinioBackendStatic(), [settings.MINIO_STATIC_FILES_BUCKET]))
     seen: set[tuple[str, str]] = set()
     result: list[MinioBackend] = []
     for base, own in sources:

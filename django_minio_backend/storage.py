@@ -241,7 +241,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         if config.bucket_check_on_save:
             ensure_bucket_once(self)
         create_only = not config.replace_existing
-        with self._errors("save", name):
+        with self._errors("save (asking the server whether it honours If-None-Match)", name):
             conditional = create_only and self._honours_conditional_writes()
         body = upload.Body(content, config.multipart_threshold)
         for _ in range(MAX_NAME_ATTEMPTS):
@@ -255,7 +255,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
                     )
                 return name
             except upload.NameTaken:
-                if body.multipart and not body.restart():
+                if body.consumed and not body.restart():
                     raise FileExistsError(
                         f"{name!r} was taken during the upload and the content cannot be re-read"
                     ) from None
@@ -279,6 +279,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             part_size=config.multipart_part_size,
             ssec=self._ssec(),
             progress=config.progress,
+            prefix=self.location_prefix,
         )
 
     def get_object_parameters(self, name: str, content: Any = None) -> dict[str, str]:

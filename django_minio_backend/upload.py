@@ -23,8 +23,10 @@ when :meth:`Body.restart` reads it again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -75,6 +77,7 @@ class Body:
         self._content = content
         self._threshold = threshold
         self._pending = b""
+        self.consumed = False  # parts were read past the head: a new attempt must re-read
         self.rewindable = self._rewind()
         self._read_head()
 
@@ -102,6 +105,7 @@ class Body:
         """Read the content again from its start (after a lost race); False if it cannot be."""
         if not (self.rewindable and self._rewind()):
             return False
+        self.consumed = False
         self._read_head()
         return True
 
@@ -136,6 +140,7 @@ class Body:
         caller that takes the next part only when at most ``buffers - 1`` parts are
         still in use never sees a buffer overwritten under it.
         """
+        self.consumed = True
         head = memoryview(self._head)[: self.head_size]
         while len(head) >= size:
             yield head[:size]
@@ -167,6 +172,7 @@ class Destination:
     part_size: int
     ssec: SseCustomerKey | None = None
     progress: Progress | None = field(default=None, compare=False)
+    prefix: str = ""  # the storage's location: probes write there (credentials may end there)
 
     @property
     def ssec_headers(self) -> dict[str, str]:
@@ -226,7 +232,13 @@ def write(
         with name_lock(dest, key):
             if _exists(dest, key):
                 raise NameTaken
-            _send(dest, key, body, headers)
+            # The header still goes: where the server does honour it (a process configured
+            # otherwise, a probe that was wrong), a rival's new object is never replaced.
+            if body.multipart:
+                _multipart(dest, key, body, headers)
+            else:
+                _conditional_put(dest, key, body.single(), headers, token)
+                dest.sent(body.head_size)
         return
     if not body.multipart:
         _conditional_put(dest, key, body.single(), headers, token)
@@ -366,6 +378,22 @@ def _exists(dest: Destination, key: str) -> bool:
 _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
+@functools.lru_cache(maxsize=64)
+def server_identity(endpoint: str) -> str:
+    """``endpoint`` as the server it reaches: scheme dropped, host lower-cased and resolved.
+
+    ``localhost:9000`` and ``127.0.0.1:9000`` lock each other's names. A host that
+    does not resolve stays as written.
+    """
+    host = endpoint.lower().split("://", 1)[-1].rstrip("/")
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    try:
+        address = sorted({info[4][0] for info in socket.getaddrinfo(name, None)})[0]
+    except (OSError, IndexError):
+        return host
+    return f"{address}:{port}" if port else address
+
+
 # Cache backends whose add() is atomic across processes.
 ATOMIC_ADD_CACHES = (
     "django.core.cache.backends.redis.RedisCache",
@@ -386,11 +414,12 @@ def cache_locks_across_processes() -> bool:
 @contextlib.contextmanager
 def name_lock(dest: Destination, key: str) -> Iterator[None]:
     """Hold ``key`` against other writers of this process and, through the cache, of others."""
-    local = _LOCKS[hash((dest.endpoint, dest.bucket, key)) % len(_LOCKS)]
+    server = server_identity(dest.endpoint)
+    local = _LOCKS[hash((server, dest.bucket, key)) % len(_LOCKS)]
     with local:
         from django.core.cache import cache
 
-        cache_key = f"dmb-lock:{dest.endpoint}:{dest.bucket}:{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}"
+        cache_key = f"dmb-lock:{uuid.uuid5(uuid.NAMESPACE_URL, f'{server}/{dest.bucket}/{key}').hex}"
         deadline = time.monotonic() + LOCK_WAIT
         while not cache.add(cache_key, 1, timeout=LOCK_TIMEOUT):
             if time.monotonic() > deadline:

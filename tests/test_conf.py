@@ -15,6 +15,7 @@ def test_every_per_storage_setting_is_a_config_field_and_nothing_else_is() -> No
         | {
             "bucket_name",
             "replace_existing",
+            "static",
         }
     )
     assert fields - declared == set(), "config fields without a row in SETTINGS or OBJECT_OPTIONS"
