@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -183,39 +183,34 @@ def sync_lifecycle(storage: MinioBackend, *, dry_run: bool = False) -> str:
         else None
     )
 
-    def same(existing: Rule) -> bool:
-        current = existing.abort_incomplete_multipart_upload
-        return current is not None and current.days_after_initiation == days
-
-    return _sync_rule(storage, LIFECYCLE_RULE_ID, rule, same, dry_run)
+    return _sync_rule(storage, LIFECYCLE_RULE_ID, rule, dry_run)
 
 
-def _sync_rule(
-    storage: MinioBackend, rule_id: str, wanted: Rule | None, same: Callable[[Rule], bool], dry_run: bool
-) -> str:
-    """Put ``wanted`` (None: no rule) under ``rule_id`` among the bucket's lifecycle rules; keep others.
+def _sync_rule(storage: MinioBackend, rule_id: str, wanted: Rule | None, dry_run: bool) -> str:
+    """Put ``wanted`` (None: no rule) under ``rule_id`` among the bucket's lifecycle rules.
 
-    ``same`` says whether the rule already there is the one wanted. Returns
-    "set", "unchanged", "off" or "unsupported".
+    Every other rule is written back as the server gave it (its XML, not the SDK's
+    model of it, which drops what it does not know: a rule-level ``Prefix``, size
+    filters). Returns "set", "unchanged", "off" or "unsupported".
     """
     try:
-        current = storage.client.get_bucket_lifecycle(storage.bucket)
+        rules = _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
     except S3Error as exc:
         if exc.code in UNSUPPORTED_CODES:
             return "unsupported"
         raise
-    rules = list(current.rules) if current else []
-    others = [rule for rule in rules if rule.rule_id != rule_id]
-    ours = [rule for rule in rules if rule.rule_id == rule_id]
+    others = [rule for rule in rules if (rule.findtext("ID") or "") != rule_id]
+    ours = [rule for rule in rules if (rule.findtext("ID") or "") == rule_id]
     if wanted is None:
         if ours and not dry_run:
             _write_rules(storage, others)
         return "off"
-    if len(ours) == 1 and same(ours[0]):
+    element = _elements(tostring(LifecycleConfig([wanted]).toxml(None)), "Rule")[0]
+    if len(ours) == 1 and _canonical(ours[0]) == _canonical(element):
         return "unchanged"
     if not dry_run:
         try:
-            _write_rules(storage, [*others, wanted])
+            _write_rules(storage, [*others, element])
         except S3Error as exc:
             if exc.code in UNSUPPORTED_CODES:
                 return "unsupported"
@@ -223,33 +218,32 @@ def _sync_rule(
     return "set"
 
 
-def _write_rules(storage: MinioBackend, rules: list[Rule]) -> None:
+def _elements(xml: bytes | None, tag: str) -> list[Element]:
+    """The ``tag`` children of an S3 configuration document, namespaces dropped (written back plainly)."""
+    if not xml:
+        return []
+    root = fromstring(xml)
+    for element in root.iter():
+        element.tag = element.tag.rsplit("}", 1)[-1]
+    return [child for child in root if child.tag == tag]
+
+
+def _canonical(element: Element) -> tuple[object, ...]:
+    """An element's content for comparison: empty leaves left out, children in any order."""
+    children = sorted((c for c in (_canonical(child) for child in element) if c), key=repr)
+    text = (element.text or "").strip()
+    if not children and not text:
+        return ()
+    return (element.tag, text, tuple(children))
+
+
+def _write_rules(storage: MinioBackend, rules: list[Element]) -> None:
     if rules:
-        storage.client.set_bucket_lifecycle(storage.bucket, LifecycleConfig([_writable(r) for r in rules]))
+        config = Element("LifecycleConfiguration")
+        config.extend(rules)
+        sdk.put_bucket_lifecycle(storage.client, storage.bucket, tostring(config))
     else:
         storage.client.delete_bucket_lifecycle(storage.bucket)
-
-
-def _writable(rule: Rule) -> Rule:
-    """``rule`` as the server will take it back.
-
-    A whole-bucket rule is read back from Ceph RGW without a filter the minio SDK
-    can parse, which it then writes without one and Ceph refuses (MalformedXML): it
-    is the same rule as ``<Filter><Prefix></Prefix></Filter>``, which every server takes.
-    """
-    f = rule.rule_filter
-    if f is not None and (f.prefix is not None or f.tag is not None or f.and_operator is not None):
-        return rule
-    return Rule(
-        rule.status,
-        rule_filter=Filter(prefix=""),
-        rule_id=rule.rule_id,
-        abort_incomplete_multipart_upload=rule.abort_incomplete_multipart_upload,
-        expiration=rule.expiration,
-        noncurrent_version_expiration=rule.noncurrent_version_expiration,
-        noncurrent_version_transition=rule.noncurrent_version_transition,
-        transition=rule.transition,
-    )
 
 
 def _delete_policy(storage: MinioBackend) -> None:
@@ -304,29 +298,7 @@ def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str
         else None
     )
 
-    def same(existing: Rule) -> bool:
-        return (
-            existing.expiration is not None
-            and existing.expiration.days == days
-            and existing.rule_filter is not None
-            and existing.rule_filter.prefix == prefix
-        )
-
-    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, same, dry_run)
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _cors_rules(xml: bytes | None) -> list[Element]:
-    """The CORSRule elements of a configuration, namespaces dropped so they serialise back plainly."""
-    if not xml:
-        return []
-    root = fromstring(xml)
-    for element in root.iter():
-        element.tag = _local(element.tag)
-    return [rule for rule in root if rule.tag == "CORSRule"]
+    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, dry_run)
 
 
 def _our_cors_rule(origins: list[str]) -> Element:
@@ -355,7 +327,7 @@ def sync_cors(storage: MinioBackend, *, dry_run: bool = False) -> str:
     origins = [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
     client, bucket = storage.client, storage.bucket
     try:
-        rules = _cors_rules(sdk.get_bucket_cors(client, bucket))
+        rules = _elements(sdk.get_bucket_cors(client, bucket), "CORSRule")
     except S3Error as exc:
         if exc.code in UNSUPPORTED_CODES:
             return "unsupported" if origins else "off"

@@ -146,6 +146,21 @@ def copy_object(client: Minio, bucket: str, key: str, source_key: str, headers: 
     return str(etag or "").strip('"')
 
 
+def get_bucket_lifecycle(client: Minio, bucket: str) -> bytes | None:
+    """The bucket's lifecycle configuration as the server wrote it (XML), or None."""
+    try:
+        return bytes(client._execute("GET", bucket, query_params={"lifecycle": ""}).data)
+    except S3Error as exc:
+        if exc.code == "NoSuchLifecycleConfiguration":
+            return None
+        raise
+
+
+def put_bucket_lifecycle(client: Minio, bucket: str, xml: bytes) -> None:
+    """Replace the bucket's lifecycle configuration with ``xml`` as given."""
+    _put_config(client, bucket, "lifecycle", xml)
+
+
 def get_bucket_cors(client: Minio, bucket: str) -> bytes | None:
     """The bucket's CORS configuration (XML), or None when it has none."""
     try:
@@ -158,13 +173,17 @@ def get_bucket_cors(client: Minio, bucket: str) -> bytes | None:
 
 def put_bucket_cors(client: Minio, bucket: str, xml: bytes) -> None:
     """Replace the bucket's CORS configuration (minio-py has no CORS API)."""
-    digest = base64.b64encode(hashlib.md5(xml).digest()).decode()
+    _put_config(client, bucket, "cors", xml)
+
+
+def _put_config(client: Minio, bucket: str, subresource: str, xml: bytes) -> None:
+    digest = base64.b64encode(hashlib.md5(xml).digest()).decode()  # S3 requires it for these
     client._execute(
         "PUT",
         bucket,
         body=xml,
         headers={"Content-MD5": digest, "Content-Type": "application/xml"},
-        query_params={"cors": ""},
+        query_params={subresource: ""},
     )
 
 

@@ -19,7 +19,7 @@ from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from django_minio_backend import MinioBackend, capabilities, sdk
+from django_minio_backend import MinioBackend, buckets, capabilities, sdk
 from django_minio_backend.buckets import LIFECYCLE_RULE_ID, QUARANTINE_RULE_ID, sync_bucket
 from django_minio_backend.conf import resolve
 
@@ -285,3 +285,24 @@ def test_a_server_whose_completes_ignore_conditions_loses_no_large_file(
         through_proxy = dataclasses.replace(s3_server, endpoint=proxy.endpoint)
         saves, losses = race(through_proxy, bucket, raw_client, processes=2, threads=2, rounds=2)
     assert (saves, losses) == (8, 0)
+
+
+def test_initialize_buckets_writes_other_lifecycle_rules_back_exactly_as_the_server_gave_them(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio
+) -> None:
+    """The SDK's rule model drops what it does not know (a size filter): rules go back as XML."""
+    theirs = (
+        b'<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>big-logs</ID>'
+        b"<Filter><And><Prefix>logs/</Prefix><ObjectSizeGreaterThan>1048576</ObjectSizeGreaterThan></And>"
+        b"</Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"
+        b"</LifecycleConfiguration>"
+    )
+    sdk.put_bucket_lifecycle(raw_client, bucket, theirs)
+    before = buckets._elements(sdk.get_bucket_lifecycle(raw_client, bucket), "Rule")
+    assert sync_bucket(make_storage(bucket)).lifecycle == "set"
+    after = {
+        r.findtext("ID"): r for r in buckets._elements(sdk.get_bucket_lifecycle(raw_client, bucket), "Rule")
+    }
+    assert {"big-logs", LIFECYCLE_RULE_ID} <= set(after)
+    assert buckets._canonical(after["big-logs"]) == buckets._canonical(before[0])
+    assert after["big-logs"].find("Filter/And/ObjectSizeGreaterThan").text == "1048576"
