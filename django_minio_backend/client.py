@@ -21,6 +21,7 @@ import certifi
 import urllib3
 from django.utils.module_loading import import_string
 from minio import Minio
+from minio.credentials import Credentials as MinioCredentials
 from minio.credentials import Provider, StaticProvider
 
 from .conf import Secret, StorageConfig
@@ -84,13 +85,43 @@ def _provider_from_path(path: str) -> Provider:
     return provider
 
 
+class _HidingProvider(Provider):
+    """A provider whose credentials show no secret in a repr.
+
+    minio's ``Credentials`` repr prints its fields, and its frames (and ours) hold
+    them as locals that Django's error reports and error trackers print.
+    """
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    def retrieve(self) -> MinioCredentials:
+        creds = self._provider.retrieve()
+        return MinioCredentials(
+            creds.access_key,
+            Secret(creds.secret_key),
+            Secret(creds.session_token) if creds.session_token else None,
+            getattr(creds, "expiration", None),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self._provider).__name__} (secrets hidden)>"
+
+
+@functools.lru_cache(maxsize=16)
+def _hiding(provider: Provider) -> _HidingProvider:
+    return _HidingProvider(provider)
+
+
 def credentials_provider(config: StorageConfig) -> Provider | None:
-    """The credentials provider of ``config``, or None when it uses its static keys."""
+    """The credentials provider of ``config`` (secrets hidden), or None when it uses its static keys."""
     value = config.credentials_provider
-    if value is None or isinstance(value, Provider):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, Provider):
+        return _hiding(value)
     if isinstance(value, str):
-        return _provider_from_path(value)
+        return _hiding(_provider_from_path(value))
     raise ConfigurationError(
         "MINIO_CREDENTIALS_PROVIDER must be a minio.credentials.Provider or a dotted path to one, "
         f"not {type(value).__name__}."
@@ -110,7 +141,8 @@ class Credentials:
         if not self.access_key:
             return None
         # The SDK's Credentials (a dataclass) is a local of its request frames: hide the secret there too.
-        return StaticProvider(self.access_key, Secret(self.secret_key), self.session_token)
+        token = Secret(self.session_token) if self.session_token else None
+        return StaticProvider(self.access_key, Secret(self.secret_key), token)
 
 
 def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:

@@ -45,6 +45,10 @@ def _secret(value: Any) -> Secret:
     return Secret(value or "")
 
 
+def _secret_or_none(value: Any) -> Secret | None:
+    return Secret(value) if value else None
+
+
 def _text_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
@@ -164,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MINIO_SESSION_TOKEN",
         None,
         "Session token of temporary keys (STS); sent with every request and in presigned URLs.",
-        parse=_text_or_none,
+        parse=_secret_or_none,
     ),
     Setting(
         "MINIO_CREDENTIALS_PROVIDER",
