@@ -135,6 +135,11 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
             else:
                 action = "trimmed" if desired else "deleted"
         else:
+            # Public (or a hook's policy): keep grants operators made outside Django
+            # (named principals, denies); replace only anonymous grants and our own.
+            kept, _ = private_remainder(current)
+            if kept:
+                desired = {**desired, "Statement": [*_statements(desired), *kept["Statement"]]}
             action = "unchanged" if policies_equal(desired, current) else "set"
         if not dry_run and action == "deleted":
             _delete_policy(storage)
@@ -244,6 +249,11 @@ def _write_rules(storage: MinioBackend, rules: list[Element]) -> None:
         sdk.put_bucket_lifecycle(storage.client, storage.bucket, tostring(config))
     else:
         storage.client.delete_bucket_lifecycle(storage.bucket)
+
+
+def _statements(policy: dict[str, Any]) -> list[Any]:
+    statements = policy.get("Statement") or []
+    return [statements] if isinstance(statements, dict) else list(statements)
 
 
 def _delete_policy(storage: MinioBackend) -> None:

@@ -625,3 +625,27 @@ def test_migration_guide_maps_every_aws_setting_the_issue_names() -> None:
         assert f"| `{name}" in guide or f"/ `{name}`" in guide, name
     readme = (ROOT / "README.md").read_text()
     assert "docs/migrating.md" in readme
+
+
+def test_public_bucket_keeps_grants_operators_made_outside_django(
+    s3_settings, bucket: str, raw_client, settings
+) -> None:
+    """Red-team finding: a public bucket's whole policy used to be replaced."""
+    import json
+
+    from django_minio_backend.buckets import sync_bucket
+    from django_minio_backend.storage import MinioBackend
+
+    operator = {
+        "Sid": "CiDeployer",
+        "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::123456789012:user/ci"]},
+        "Action": ["s3:PutObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+    }
+    raw_client.set_bucket_policy(bucket, json.dumps({"Version": "2012-10-17", "Statement": [operator]}))
+    storage = MinioBackend(bucket_name=bucket, public_buckets=[bucket], private_buckets=[])
+    assert sync_bucket(storage).policy == "set"
+    sids = [s.get("Sid") for s in json.loads(raw_client.get_bucket_policy(bucket))["Statement"]]
+    assert "CiDeployer" in sids and "DjangoMinioBackendPublicRead" in sids
+    assert sync_bucket(storage).policy == "unchanged"
