@@ -109,7 +109,15 @@ def _check_on_start() -> None:
     from .exceptions import PluginError
 
     try:
-        reports = initialize_buckets(declared_buckets(), on_start=True)
+        storages = [s for s in declared_buckets() if s.config.consistency_check_on_start]
+        # A server that accepts connections but never answers must not hold every process
+        # start for minutes: ask each endpoint once, with the health check's short timeouts.
+        for storage in {s.config.endpoint: s for s in storages}.values():
+            status = storage.is_minio_available()
+            if not status:
+                logger.error("django_minio_backend: on-start bucket check skipped: %s", status.details)
+                return
+        reports = initialize_buckets(storages, on_start=True)
     except (OSError, PluginError, ImproperlyConfigured) as exc:
         logger.error("django_minio_backend: on-start bucket check skipped: %s", exc)
         return

@@ -85,7 +85,10 @@ def _build() -> pluggy.PluginManager:
         for path in global_setting("MINIO_PLUGINS"):
             if pm.is_blocked(path):
                 continue
-            pm.register(_import_plugin(path), name=path)
+            plugin = _import_plugin(path)
+            if pm.is_registered(plugin):
+                continue  # a built-in or an entry point listed again: it runs once
+            pm.register(plugin, name=path)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or repr(exc.plugin)

@@ -237,7 +237,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         config = self.config
         last = getattr(self._max_length, "last", None)
         max_length = last[1] if last and last[0] == name else None
-        headers = self.get_object_parameters(name, content)
+        # Encoded here, not only in get_object_parameters: a subclass may override that.
+        headers = encode_headers(self.get_object_parameters(name, content))
         if config.bucket_check_on_save:
             ensure_bucket_once(self)
         create_only = not config.replace_existing

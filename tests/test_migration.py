@@ -649,3 +649,24 @@ def test_public_bucket_keeps_grants_operators_made_outside_django(
     sids = [s.get("Sid") for s in json.loads(raw_client.get_bucket_policy(bucket))["Statement"]]
     assert "CiDeployer" in sids and "DjangoMinioBackendPublicRead" in sids
     assert sync_bucket(storage).policy == "unchanged"
+
+
+def test_on_start_check_does_not_hang_on_a_server_that_never_answers(s3_server) -> None:
+    """Red-team finding: a silent server held every process start for minutes."""
+    import socket
+
+    from .conftest import run_python, subprocess_env
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"127.0.0.1:{silent.getsockname()[1]}"
+        env = {
+            **subprocess_env(s3_server),
+            "DMB_SETTINGS_ENDPOINT": endpoint,
+            "DMB_SETTINGS_CHECK_ON_START": "1",
+        }
+        # Before the fix this start took minutes (30 s read timeout, retries, per bucket).
+        result = run_python(["-c", "import django; django.setup(); print('up')"], env, timeout=45)
+    assert result.returncode == 0 and result.stdout.strip() == "up", result.stderr
+    assert "on-start bucket check skipped" in result.stderr
