@@ -21,23 +21,31 @@ import certifi
 import urllib3
 from minio import Minio
 
-from .conf import StorageConfig
+from .conf import SETTINGS_BY_NAME, StorageConfig
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
+POOL_CONNECTIONS: int = SETTINGS_BY_NAME["MINIO_MAX_POOL_CONNECTIONS"].default
 
 
 def default_http_client(
-    *, connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT, retries: int = 3
+    *,
+    connect: float = CONNECT_TIMEOUT,
+    read: float = READ_TIMEOUT,
+    retries: int = 3,
+    maxsize: int = POOL_CONNECTIONS,
 ) -> urllib3.PoolManager:
     """A pool with short timeouts and a few retries on resets and 5xx answers.
 
     The SDK's own default waits five minutes for a dead server; a web request
-    should fail within seconds instead.
+    should fail within seconds instead. ``maxsize`` connections per server are
+    kept for reuse: with more threads than that, urllib3 closes the extra ones
+    after each request ("Connection pool is full, discarding connection") and
+    the next request pays a new TCP connection.
     """
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect, read=read),
-        maxsize=16,
+        maxsize=maxsize,
         cert_reqs="CERT_REQUIRED",
         ca_certs=certifi.where(),
         retries=urllib3.Retry(
@@ -52,9 +60,9 @@ def default_http_client(
 
 
 @functools.cache
-def shared_http_client() -> urllib3.PoolManager:
-    """The process-wide default pool, used when MINIO_HTTP_CLIENT is not set."""
-    return default_http_client()
+def shared_http_client(maxsize: int = POOL_CONNECTIONS) -> urllib3.PoolManager:
+    """The process-wide default pool of ``maxsize`` connections per server (MINIO_HTTP_CLIENT unset)."""
+    return default_http_client(maxsize=maxsize)
 
 
 @functools.cache
@@ -89,7 +97,7 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
         config.signing_region,
         config.access_key,
         config.secret_key,
-        http_client or config.http_client or shared_http_client(),
+        http_client or config.http_client or shared_http_client(config.max_pool_connections),
     )
 
 

@@ -92,6 +92,12 @@ SETTINGS: tuple[Setting, ...] = (
         "A urllib3.PoolManager used for every request; None builds one with short timeouts.",
     ),
     Setting(
+        "MINIO_MAX_POOL_CONNECTIONS",
+        64,
+        "Connections kept open per server by the pool built when MINIO_HTTP_CLIENT is None; "
+        "at least the threads that save or read at once (urllib3 drops the connections beyond it).",
+    ),
+    Setting(
         "MINIO_CONDITIONAL_WRITES",
         "auto",
         'Create-only saves: "auto" asks the server once per process whether it honours If-None-Match '
@@ -285,6 +291,7 @@ class StorageConfig:
     url_cache_timeout: int | None = None
     url_cache_prefix: str = "minio_url_"
     url_signing_window: timedelta | None = None
+    max_pool_connections: int = 64
     location: str = ""
     metadata: dict[str, str] | None = None
     sse: Any = dataclasses.field(default=None, repr=False, compare=False)
@@ -369,7 +376,16 @@ def resolve(options: Mapping[str, Any], *, static: bool = False) -> StorageConfi
         url_cache_timeout=values["url_cache_timeout"],
         url_cache_prefix=str(values["url_cache_prefix"]),
         url_signing_window=values["url_signing_window"] or None,
+        max_pool_connections=_pool_size(values["max_pool_connections"]),
         **{key: layered.get(key, default) for key, default in OBJECT_OPTIONS.items()},
+    )
+
+
+def _pool_size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ImproperlyConfigured(
+        f"django_minio_backend: MINIO_MAX_POOL_CONNECTIONS must be a positive int, not {value!r}."
     )
 
 
