@@ -301,17 +301,28 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def round_order(contenders: list[str], r: int) -> list[str]:
+    """Ours and the SDK back to back (alternating who goes first), the peers after, in round 0 only.
+
+    On a shared machine the load drifts over minutes: pairs measured seconds apart
+    give ratios that mean something; the peers are context, measured once.
+    """
+    pair = [c for c in ("ours", "sdk") if c in contenders]
+    if r % 2:
+        pair.reverse()
+    return pair + ([c for c in contenders if c not in pair] if r == 0 else [])
+
+
 def run_all(
     contenders: list[str], base: dict, profile_name: str, env: dict, failures: list, log: Any, started: float
 ) -> dict:
-    """Every configuration of the profile for every contender, rounds in rotated order."""
+    """Every configuration of the profile for every contender, rounds as :func:`round_order` says."""
     profile = PROFILES[profile_name]
     raw: dict = {}
     for r in range(profile["rounds"]):
         for processes, threads in profile["configs"]:
             config = config_label(processes, threads)
-            order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
-            for c in order:
+            for c in round_order(contenders, r):
                 log(f"[{time.monotonic() - started:6.1f}s] concurrent {config} round {r + 1}: {c}")
                 spec = {
                     **base,
@@ -348,6 +359,12 @@ def summarize(concurrent: dict, contenders: list[str]) -> dict:
             base = by_c.get("sdk")
             for entry in by_c.values():
                 entry["ratio_ops"] = entry["ops_per_s"] / base["ops_per_s"] if base else None
+                # Round by round (ours and the SDK ran back to back): the spread the best hides.
+                entry["ratio_ops_per_round"] = (
+                    [a / b for a, b in zip(entry["rounds_ops_per_s"], base["rounds_ops_per_s"], strict=False)]
+                    if base
+                    else None
+                )
                 entry["ratio_p99"] = entry["p99_ms"] / base["p99_ms"] if base and base["p99_ms"] else None
                 entry["ratio_cpu"] = (
                     entry["cpu_ms_per_op"] / base["cpu_ms_per_op"] if base and base["cpu_ms_per_op"] else None
