@@ -12,9 +12,10 @@ all threads (of all processes) released together; the figures are
   divided by its calls (the server's CPU is not counted),
 - pool discards: urllib3's "Connection pool is full, discarding connection" warnings.
 
-The raw SDK also runs ``put_plain`` and ``put_conditional``: the same one PUT
-(``Minio._put_object``) without and with ``If-None-Match: *``, which shows what the
-server alone charges for a create-only write.
+The raw SDK also runs ``put_plain`` and ``put_conditional`` in one phase: the same
+one PUT (``Minio._put_object``) without and with ``If-None-Match: *``, alternating
+call by call in every thread, so both see the same load; their latencies show what
+the server alone charges for a create-only write.
 
 Processes of one configuration are started together and kept in step: before each
 phase a worker prints ``READY <op>`` and waits for a ``GO`` line on stdin.
@@ -46,9 +47,10 @@ OP_LABELS = {
     "read": "4 KiB reads",
     "put_plain": "server only: plain PUT",
     "put_conditional": "server only: PUT If-None-Match",
+    "put_pair": "server only: plain and conditional PUTs, alternating",
 }
 # url() is local work (microseconds): more calls for a measurable phase.
-CALLS_FACTOR = {"url": 20}
+CALLS_FACTOR = {"url": 20, "put_pair": 2}  # put_pair: each kind as many calls as a save phase
 PROFILES = {
     # (processes, threads) per configuration; calls per op over all threads; rounds.
     "full": {"configs": [(1, 1), (1, 4), (1, 16), (1, 64), (4, 16)], "calls": 512, "rounds": 2},
@@ -133,12 +135,19 @@ def task_concurrent(cls: Any, spec: dict) -> dict:
         "put_plain": put_plain,
         "put_conditional": put_conditional,
     }
-    ops = list(OPS) + (list(SDK_OPS) if cls.name == "sdk" else [])
+    if put_plain and put_conditional:
+        # Even calls plain, odd conditional (threads start on alternate kinds): the same moments.
+        actions["put_pair"] = lambda name, i: (put_plain if i % 2 == 0 else put_conditional)(name)
+    ops = list(OPS) + (["put_pair"] if cls.name == "sdk" else [])
 
     # Warm-up: every thread makes every call once, so each pool holds its connections.
     def warm(t: int) -> None:
         for op in ops:
-            actions[op](f"conc/{tag}/warm-{op}-{t}.bin")
+            if op == "put_pair":
+                actions[op](f"conc/{tag}/warm-{op}-{t}-0.bin", 0)
+                actions[op](f"conc/{tag}/warm-{op}-{t}-1.bin", 1)
+            else:
+                actions[op](f"conc/{tag}/warm-{op}-{t}.bin")
 
     _run_threads(threads, warm)
     counter.count = 0
@@ -149,12 +158,18 @@ def task_concurrent(cls: Any, spec: dict) -> dict:
         action = actions[op]
         latencies: list[list[float]] = [[] for _ in range(threads)]
 
-        def work(t: int, action=action, n=n, op=op, latencies=latencies) -> None:
+        kinds: list[list[int]] = [[] for _ in range(threads)]
+
+        def work(t: int, action=action, n=n, op=op, latencies=latencies, kinds=kinds) -> None:
             lat = latencies[t]
             for i in range(n):
                 name = f"conc/{tag}/{op}-{t}-{i}.bin"
                 t0 = time.perf_counter()
-                action(name)
+                if op == "put_pair":
+                    action(name, i + t)
+                    kinds[t].append((i + t) % 2)
+                else:
+                    action(name)
                 lat.append(time.perf_counter() - t0)
 
         _wait_for_go(op, spec["processes"] > 1)
@@ -162,7 +177,7 @@ def task_concurrent(cls: Any, spec: dict) -> dict:
         cpu0, start = _cpu(), time.time()
         _run_threads(threads, work)
         end, cpu1 = time.time(), _cpu()
-        out["ops"][op] = {
+        phase = {
             "calls": n * threads,
             "start": start,
             "end": end,
@@ -170,6 +185,22 @@ def task_concurrent(cls: Any, spec: dict) -> dict:
             "pool_discards": counter.count - discards0,
             "latencies_ms": [round(x * 1000, 4) for lat in latencies for x in lat],
         }
+        if op != "put_pair":
+            out["ops"][op] = phase
+            continue
+        for kind, label in enumerate(SDK_OPS):  # the phase's CPU and wall time are shared: halves
+            picked = [
+                round(x * 1000, 4)
+                for lat, ks in zip(latencies, kinds, strict=True)
+                for x, k in zip(lat, ks, strict=True)
+                if k == kind
+            ]
+            out["ops"][label] = {
+                **phase,
+                "calls": len(picked),
+                "cpu_s": phase["cpu_s"] / 2,
+                "latencies_ms": picked,
+            }
     return out
 
 
@@ -289,6 +320,7 @@ def merge(results: list[dict]) -> dict:
             "ops_per_s": calls / wall if wall > 0 else None,
             "p50_ms": _percentile(lat, 0.50),
             "p99_ms": _percentile(lat, 0.99),
+            "mean_ms": sum(lat) / len(lat) if lat else None,
             "cpu_ms_per_op": sum(p["cpu_s"] for p in parts) / calls * 1000,
             "pool_discards": sum(p["pool_discards"] for p in parts),
         }
@@ -465,16 +497,17 @@ def markdown(summary: dict, plot_rel: str | None) -> list[str]:
         lines += [
             "",
             "**The server alone**: the raw SDK's one PUT of 4 KiB (`Minio._put_object`), without and "
-            "with `If-None-Match: *` (what a create-only save costs on the server):",
+            "with `If-None-Match: *`, alternating call by call in every thread (same moments, same "
+            "load). Latency in ms, mean / p50 / p99:",
             "",
-            "| configuration | plain PUT | conditional PUT | conditional / plain |",
+            "| configuration | plain PUT | conditional PUT | conditional / plain (mean) |",
             "|---|---:|---:|---:|",
         ]
         for config, plain, cond in server:
             lines.append(
-                f"| {config} | {plain['ops_per_s']:.0f}/s, p99 {plain['p99_ms']:.1f} ms "
-                f"| {cond['ops_per_s']:.0f}/s, p99 {cond['p99_ms']:.1f} ms "
-                f"| {cond['ops_per_s'] / plain['ops_per_s']:.2f}x |"
+                f"| {config} | {plain['mean_ms']:.2f} / {plain['p50_ms']:.2f} / {plain['p99_ms']:.1f} "
+                f"| {cond['mean_ms']:.2f} / {cond['p50_ms']:.2f} / {cond['p99_ms']:.1f} "
+                f"| {cond['mean_ms'] / plain['mean_ms']:.2f}x |"
             )
     return lines
 
@@ -523,10 +556,6 @@ def plot(summary: dict, path: Path) -> None:
         for c in contenders:
             ys = [table[cfg].get(op, {}).get(c, {}).get(key) for cfg in configs]
             ax.plot(xs, ys, marker="o", color=COLORS[c], label=SHORT[c])
-        if op == "save" and key == "ops_per_s":
-            ys = [table[cfg].get("put_conditional", {}).get("sdk", {}).get(key) for cfg in configs]
-            if any(ys):
-                ax.plot(xs, ys, linestyle="--", color=COLORS["sdk"], label="minio SDK, conditional PUT")
         ax.set_xticks(list(xs), [cfg.replace(" x ", "\nx ") for cfg in configs], fontsize=8)
         ax.set_title(title, fontsize=11)
         ax.grid(alpha=0.3)
