@@ -300,6 +300,19 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     results["elapsed_s"] = time.monotonic() - started
+    if set(args.tasks) != set(TASKS) and out.exists():
+        # A partial run (--tasks) keeps the other measurements of the results file it rewrites.
+        previous = json.loads(out.read_text())
+        for section in TASKS:
+            if section not in args.tasks and previous.get(section):
+                results[section] = previous[section]
+                results.setdefault("kept_from_previous_run", {})[section] = previous.get("machine", {}).get(
+                    "commit"
+                )
+        if "large" not in args.tasks and "settings" in previous:
+            results["settings"]["large"] = previous["settings"].get("large", results["settings"]["large"])
+            if "read_object" in previous["settings"]:
+                results["settings"]["read_object"] = previous["settings"]["read_object"]
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["failures"] = failures
     summary = report.summarize(results)
