@@ -1,10 +1,15 @@
 """cProfile of our hot paths: url(), small and large save(), large read.
 
     benchmarks/.env/bin/python benchmarks/profile_ours.py [--size-mib 128] [--top 12]
+    benchmarks/.env/bin/python benchmarks/profile_ours.py --saves-threads 16 [--saves 1024]
 
 Starts its own SeaweedFS on 127.0.0.1, runs each path of ours (and the same
 operation with the raw SDK, for the CPU-time comparison) under cProfile, and
 prints the functions that cost the most time (tottime) for each.
+
+``--saves-threads N``: only 4 KiB saves, from N threads sharing one storage (each
+thread under a profiler of its own, merged), ours and the SDK: CPU per save
+without the profiler, then the functions by time per save in µs.
 """
 
 from __future__ import annotations
@@ -48,10 +53,60 @@ def profiled(title: str, fn, top: int) -> None:
     print("\n".join(lines[start:]))
 
 
+def threaded_saves(who: str, contender, threads: int, saves: int, top: int) -> None:
+    """``saves`` 4 KiB saves from ``threads`` threads: CPU per save, then a merged profile per save."""
+    import threading
+
+    per_thread = max(1, saves // threads)
+
+    def run(profile: bool, tag: str) -> list[cProfile.Profile]:
+        profiles: list[cProfile.Profile] = []
+        barrier = threading.Barrier(threads)
+
+        def work(t: int) -> None:
+            prof = cProfile.Profile() if profile else None
+            barrier.wait()
+            if prof:
+                prof.enable()
+            for i in range(per_thread):
+                contender.save(f"p/{who}-{tag}-{t}-{i}.bin", small_file())
+            if prof:
+                prof.disable()
+                profiles.append(prof)
+
+        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        return profiles
+
+    run(False, "warm")
+    c0, t0 = cpu(), time.perf_counter()
+    run(False, "timed")
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    n = per_thread * threads
+    print(
+        f"\n=== {who}: {n} saves from {threads} threads: {n / wall:.0f} saves/s, "
+        f"{used / n * 1e6:.0f} µs CPU per save (no profiler) ==="
+    )
+    profiles = run(True, "profiled")
+    stats = pstats.Stats(profiles[0])
+    for prof in profiles[1:]:
+        stats.add(prof)
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    print(f"{'µs/save':>8} {'cum µs':>8} {'calls/save':>10}  function (tottime, under the profiler)")
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in rows:
+        where = f"{Path(file).name}:{line}({func})" if line else func
+        print(f"{tt / n * 1e6:8.1f} {ct / n * 1e6:8.1f} {nc / n:10.1f}  {where}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=128)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--saves-threads", type=int, help="only small saves, from this many threads")
+    parser.add_argument("--saves", type=int, default=1024, help="saves per contender with --saves-threads")
     args = parser.parse_args()
     from django.core.files.base import File
     from minio import Minio
@@ -81,6 +136,10 @@ def main() -> int:
             ours.connect()
             sdk.connect()
             ours.save("warm.bin", small_file())
+            if args.saves_threads:
+                for who, c in (("ours", ours), ("sdk", sdk), ("ours", ours), ("sdk", sdk)):
+                    threaded_saves(who, c, args.saves_threads, args.saves, args.top)
+                return 0
             ours.url_private("probe/url check.txt")
             name = "probe/url check.txt"
             profiled(

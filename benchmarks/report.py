@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import concurrency
 from contenders import CONTENDERS
 
 MiB = 1024 * 1024
@@ -270,8 +271,9 @@ def summarize(results: dict) -> dict:
         "profile": results["profile"],
         "read_object": read_object,
         "failures": results.get("failures", []),
+        "concurrent": concurrency.summarize(results.get("concurrent") or {"rounds": {}}, contenders),
     }
-    summary["targets"] = targets(summary)
+    summary["targets"] = targets(summary) + concurrency.targets(summary["concurrent"])
     return summary
 
 
@@ -420,6 +422,12 @@ def text_table(summary: dict) -> str:
                 continue
             cells = [f"{cs[f'{r}_s']:6.2f} s ({_num(cs[f'{r}_requests_per_file'])})" for r in RUNS]
             out.append(f"  {VARIANTS.get(variant, variant):30s} " + " / ".join(cells))
+    if summary["concurrent"].get("table"):
+        out += [
+            "",
+            "concurrent calls: per second (ratio to the SDK) and p99 ms",
+            concurrency.text_table(summary["concurrent"]),
+        ]
     if summary["targets"]:
         out.append("")
         out.append("targets (ours):")
@@ -515,6 +523,8 @@ def markdown(summary: dict, plot_rel: str) -> str:
                 for r in RUNS
             ]
             lines.append(f"| {name} (`{cs['backend'].rsplit('.', 1)[-1]}`) | " + " | ".join(cells) + " |")
+    concurrency_plot = Path(plot_rel).with_name(Path(plot_rel).stem + "-concurrency.png")
+    lines += concurrency.markdown(summary["concurrent"], str(concurrency_plot))
     if summary["targets"]:
         lines += ["", "**Targets for ours** (from the issue; ratios from the same run):", ""]
         lines += ["| target | goal | measured | |", "|---|---|---:|---|"]
@@ -748,5 +758,6 @@ if __name__ == "__main__":  # re-render from a results file: report.py results.j
     print(text_table(s))
     png = Path(sys.argv[1]).with_suffix(".png")
     plot(s, png)
+    concurrency.plot(s["concurrent"], png.with_name(png.stem + "-concurrency.png"))
     if len(sys.argv) > 2:
         update_docs(Path(sys.argv[2]), s, png)

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import concurrency  # noqa: E402
 import report  # noqa: E402
 from contenders import ORDER, Pattern  # noqa: E402
 from countproxy import CountingProxy  # noqa: E402
@@ -66,6 +67,9 @@ STATIC_VARIANTS = [
     ("django-storages", "django"),
     ("django-minio-storage", "django"),
 ]
+
+
+TASKS = ("micro", "collectstatic", "large", "concurrent")
 
 
 def static_bucket(contender: str, command: str, mode: str) -> str:
@@ -159,6 +163,13 @@ def main() -> int:
     parser.add_argument("--plot", type=Path, help="PNG plot (default: benchmarks/results.png)")
     parser.add_argument("--docs", type=Path, help="also rewrite the generated part of this markdown file")
     parser.add_argument("--only", nargs="+", choices=ORDER, help="run only these contenders (sdk is added)")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=TASKS,
+        default=list(TASKS),
+        help="run only these measurements (default: all)",
+    )
     args = parser.parse_args()
 
     profile_name = "smoke" if args.smoke else "full"
@@ -187,6 +198,7 @@ def main() -> int:
         "micro": {},
         "large": {},
         "collectstatic": {},
+        "concurrent": {},
     }
     try:
         with SeaweedFS(data_dir) as server, CountingProxy(server.endpoint) as proxy:
@@ -219,7 +231,7 @@ def main() -> int:
             }
 
             # 1. url(), small saves, exists()/size(), request counts.
-            for r in range(profile["micro_rounds"]):
+            for r in range(profile["micro_rounds"] if "micro" in args.tasks else 0):
                 for c in rotated(contenders, r):
                     log(f"[{time.monotonic() - started:6.1f}s] micro round {r + 1}: {c}")
                     spec = {**base, "probe_name": PROBE}
@@ -232,7 +244,8 @@ def main() -> int:
 
             # 2. collectstatic: first, no-change and touched run; timed direct, counted through the proxy.
             static_dir = work / "static"
-            for c, command in [v for v in STATIC_VARIANTS if v[0] in contenders]:
+            static_variants = STATIC_VARIANTS if "collectstatic" in args.tasks else []
+            for c, command in [v for v in static_variants if v[0] in contenders]:
                 variant = f"{c}/{command}"
                 for mode in "dp":
                     make_static_tree(static_dir, profile["static_files"])
@@ -256,7 +269,7 @@ def main() -> int:
             # contender saves an object of its own, then reads the one shared object of that size,
             # written once by the SDK before the rounds: all reads see the same layout on the server.
             results["settings"]["read_object"] = READ_OBJECT
-            for size, rounds in profile["large"]:
+            for size, rounds in profile["large"] if "large" in args.tasks else []:
                 label = report.size_label(size)
                 shared = f"large/shared-{label}.bin"
                 log(f"[{time.monotonic() - started:6.1f}s] writing the shared read object {shared}")
@@ -276,11 +289,30 @@ def main() -> int:
                             sdk.remove_object(PRIVATE_BUCKET, own)
                 with contextlib.suppress(Exception):
                     sdk.remove_object(PRIVATE_BUCKET, shared)
+
+            # 4. Many threads (and processes) sharing one storage.
+            if "concurrent" in args.tasks:
+                results["concurrent"] = concurrency.run_all(
+                    contenders, {**base, "probe_name": PROBE}, profile_name, run.env, failures, log, started
+                )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
     results["elapsed_s"] = time.monotonic() - started
+    if set(args.tasks) != set(TASKS) and out.exists():
+        # A partial run (--tasks) keeps the other measurements of the results file it rewrites.
+        previous = json.loads(out.read_text())
+        for section in TASKS:
+            if section not in args.tasks and previous.get(section):
+                results[section] = previous[section]
+                results.setdefault("kept_from_previous_run", {})[section] = previous.get("machine", {}).get(
+                    "commit"
+                )
+        if "large" not in args.tasks and "settings" in previous:
+            results["settings"]["large"] = previous["settings"].get("large", results["settings"]["large"])
+            if "read_object" in previous["settings"]:
+                results["settings"]["read_object"] = previous["settings"]["read_object"]
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["failures"] = failures
     summary = report.summarize(results)
@@ -293,6 +325,8 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     print(report.text_table(summary))
     report.plot(summary, plot)
+    concurrency_plot = plot.with_name(plot.stem + "-concurrency.png")
+    concurrency.plot(summary["concurrent"], concurrency_plot)
     if args.docs:
         report.update_docs(args.docs, summary, plot)
     log(f"wrote {out} and {plot} in {results['elapsed_s']:.0f}s")

@@ -9,6 +9,8 @@ Tasks:
   CPU time (all threads) and peak RSS growth (VmHWM after, minus VmRSS before;
   the high-water mark is reset just before the operation, after a warm-up that
   loaded every lazy import).
+- ``concurrent``: one process of a ``processes x threads`` configuration (see
+  ``concurrency.py``): saves, exists(), url() and reads from many threads at once.
 - ``collectstatic``: Django's collectstatic of ``spec["static_dir"]`` onto the
   contender's static storage: a first run, a no-change run and a run after
   every source mtime was touched; times, or request counts when ``spec["proxied"]``.
@@ -308,7 +310,18 @@ def task_collectstatic(cls, spec: dict) -> dict:
     return {"backend": static[0], "command_from": get_commands()["collectstatic"], **runs}
 
 
-TASKS = {"micro": task_micro, "large": task_large, "collectstatic": task_collectstatic}
+def task_concurrent(cls, spec: dict) -> dict:
+    from concurrency import task_concurrent as run
+
+    return run(cls, spec)
+
+
+TASKS = {
+    "micro": task_micro,
+    "large": task_large,
+    "collectstatic": task_collectstatic,
+    "concurrent": task_concurrent,
+}
 
 
 def main() -> int:

@@ -24,11 +24,12 @@ from minio import Minio
 from minio.credentials import Credentials as MinioCredentials
 from minio.credentials import Provider, StaticProvider
 
-from .conf import Secret, StorageConfig
+from .conf import SETTINGS_BY_NAME, Secret, StorageConfig
 from .exceptions import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
+POOL_CONNECTIONS: int = SETTINGS_BY_NAME["MINIO_MAX_POOL_CONNECTIONS"].default
 
 
 def default_http_client(
@@ -37,16 +38,21 @@ def default_http_client(
     read: float = READ_TIMEOUT,
     retries: int = 3,
     ca_bundle: str | None = None,
+    maxsize: int = POOL_CONNECTIONS,
 ) -> urllib3.PoolManager:
     """A pool with short timeouts and a few retries on resets and 5xx answers.
 
     The SDK's own default waits five minutes for a dead server; a web request
     should fail within seconds instead. ``ca_bundle`` (MINIO_CA_BUNDLE) replaces
     certifi's CAs, for a private CA or a self-signed server.
+    ``maxsize`` connections per server are
+    kept for reuse: with more threads than that, urllib3 closes the extra ones
+    after each request ("Connection pool is full, discarding connection") and
+    the next request pays a new TCP connection.
     """
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect, read=read),
-        maxsize=16,
+        maxsize=maxsize,
         cert_reqs="CERT_REQUIRED",
         ca_certs=ca_bundle or certifi.where(),
         retries=urllib3.Retry(
@@ -61,9 +67,9 @@ def default_http_client(
 
 
 @functools.cache
-def shared_http_client(ca_bundle: str | None = None) -> urllib3.PoolManager:
-    """The process-wide default pool (one per CA bundle), used when MINIO_HTTP_CLIENT is not set."""
-    return default_http_client(ca_bundle=ca_bundle)
+def shared_http_client(ca_bundle: str | None = None, maxsize: int = POOL_CONNECTIONS) -> urllib3.PoolManager:
+    """The process-wide default pool (one per CA bundle and size), used when MINIO_HTTP_CLIENT is not set."""
+    return default_http_client(ca_bundle=ca_bundle, maxsize=maxsize)
 
 
 @functools.cache
@@ -189,7 +195,9 @@ def client_for(config: StorageConfig, http_client: Any = None) -> Minio:
         secure,
         config.signing_region,
         provider or Credentials(config.access_key, config.secret_key, config.session_token),
-        http_client or config.http_client or shared_http_client(config.ca_bundle),
+        http_client
+        or config.http_client
+        or shared_http_client(config.ca_bundle, config.max_pool_connections),
     )
 
 

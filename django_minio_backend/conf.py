@@ -88,6 +88,14 @@ def _part_size(value: Any) -> int:
     return size
 
 
+def _pool_size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ImproperlyConfigured(
+        f"django_minio_backend: MINIO_MAX_POOL_CONNECTIONS must be a positive int, not {value!r}."
+    )
+
+
 def _conditional_writes(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
@@ -250,6 +258,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Path of a PEM file of the CAs to trust for HTTPS (private CA, self-signed server) "
         "instead of certifi's; ignored when MINIO_HTTP_CLIENT is set.",
         parse=_text_or_none,
+    ),
+    Setting(
+        "MINIO_MAX_POOL_CONNECTIONS",
+        64,
+        "Connections kept open per server by the pool built when MINIO_HTTP_CLIENT is None; "
+        "at least the threads that save or read at once (urllib3 drops the connections beyond it).",
+        parse=_pool_size,
     ),
     Setting(
         "MINIO_CONDITIONAL_WRITES",
@@ -525,6 +540,7 @@ class StorageConfig:
     bucket_name: str
     replace_existing: bool
     static: bool  # the storage of collectstatic (MinioBackendStatic or a subclass)
+    max_pool_connections: int
     location: str = ""
     metadata: dict[str, str] | None = None
     sse: Any = dataclasses.field(default=None, repr=False, compare=False)

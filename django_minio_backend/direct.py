@@ -57,6 +57,7 @@ from .buckets import quarantine_prefix
 from .client import client_for, default_http_client
 from .conf import MIN_PART_SIZE, global_setting
 from .exceptions import s3_errors
+from .header_encoding import encode_headers
 from .names import clean_name
 from .storage import MinioBackend
 
@@ -458,7 +459,7 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     # the type was pinned by the POST policy or the multipart upload and checked above.
     declared = ContentFile(b"", name=posixpath.basename(ticket.name))
     declared.content_type = ticket.content_type  # type: ignore[attr-defined]
-    headers = storage.get_object_parameters(ticket.name, declared)
+    headers = encode_headers(storage.get_object_parameters(ticket.name, declared))
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
     create_only = not config.replace_existing

@@ -54,7 +54,51 @@ DEFAULT_PLUGINS = (
 PASSED_THROUGH: tuple[type[Exception], ...] = (SuspiciousOperation, ValidationError, PermissionDenied)
 
 _lock = threading.RLock()
-_manager: pluggy.PluginManager | None = None
+_manager: _PluginManager | None = None
+
+
+class _PluginManager(pluggy.PluginManager):
+    """A pluggy manager that knows which hooks have implementations, so calls of none are skipped.
+
+    ``generation`` changes after every change of the plugin set (register,
+    unregister, which ``set_blocked`` uses, new specs); answers are cached per
+    generation, so a plugin an app or a test registers on the live manager is seen
+    by the next call.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.generation = 0
+        self._implemented: tuple[int, dict[str, bool]] = (-1, {})
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            return super().register(plugin, name)
+        finally:
+            self.generation += 1  # after the change: an answer computed meanwhile is dropped
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self.generation += 1
+
+    def add_hookspecs(self, module_or_class: object) -> None:
+        try:
+            super().add_hookspecs(module_or_class)
+        finally:
+            self.generation += 1
+
+    def implemented(self, hook: str) -> bool:
+        """Whether any registered plugin implements ``hook``; a dict read per call, no lock."""
+        generation, known = self._implemented
+        if generation != self.generation:
+            generation, known = self.generation, {}
+            self._implemented = (generation, known)
+        answer = known.get(hook)
+        if answer is None:
+            answer = known[hook] = bool(getattr(self.hook, hook).get_hookimpls())
+        return answer
 
 
 def _import_plugin(path: str) -> object:
@@ -72,8 +116,8 @@ def _import_plugin(path: str) -> object:
         raise ConfigurationError(f"MINIO_PLUGINS: cannot import {path!r}: {exc}") from exc
 
 
-def _build() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+def _build() -> _PluginManager:
+    pm = _PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     for name in global_setting("MINIO_DISABLED_PLUGINS"):
         pm.set_blocked(name)
@@ -112,9 +156,12 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         pm.register(plugin, name=name)
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
+def get_plugin_manager() -> _PluginManager:
     """The process-wide plugin manager, built on first use."""
     global _manager
+    built = _manager
+    if built is not None:  # every hook call asks: no lock once built
+        return built
     with _lock:
         if _manager is None:
             _manager = _build()
@@ -151,7 +198,11 @@ def _culprit(pm: pluggy.PluginManager, hook: str, tb: TracebackType | None) -> s
 
 def _call(hook: str, **kwargs: Any) -> Any:
     pm = get_plugin_manager()
-    caller: Callable[..., Any] = getattr(pm.hook, hook)
+    caller: pluggy.HookCaller = getattr(pm.hook, hook)
+    if not pm.implemented(hook):
+        # What pluggy answers when nothing implements the hook, without its call machinery:
+        # every save asks object_parameters, which no built-in implements.
+        return None if caller.spec and caller.spec.opts.get("firstresult") else []
     try:
         return caller(**kwargs)
     except (*PASSED_THROUGH, PluginError):  # a plugin asking another hook: the culprit is named

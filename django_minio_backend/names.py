@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import posixpath
-import unicodedata
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
 
 MAX_KEY_BYTES = 1024
+# Unicode category Cc (control characters), as one regex scan instead of a lookup per character.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def get_iso_date() -> str:
@@ -50,10 +52,17 @@ def clean_name(name: str) -> str:
     """
     if not isinstance(name, str):
         raise ValueError(f"object name must be a string, not {type(name).__name__}")
+    return _clean_name(name)
+
+
+# A save validates its name three times (save, get_available_name, the key); exists() and
+# open() repeat names: the answers are cached (a refused name raises again each time).
+@functools.lru_cache(maxsize=4096)
+def _clean_name(name: str) -> str:
     name = name.replace("\\", "/")
     if not name or name in (".", "/"):
         raise ValueError("object name is empty")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if _CONTROL.search(name):
         raise ValueError(f"object name {name!r} contains a NUL or control character")
     if name.startswith("/") or posixpath.isabs(name):
         raise SuspiciousFileOperation(f"object name {name!r} is an absolute path")

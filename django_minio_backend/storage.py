@@ -122,7 +122,18 @@ class MinioBackend(UpstreamCompatMixin, Storage):
 
     def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
         if is_setting_of_ours(setting):
-            for attr in ("config", "client", "signer", "location_prefix", "is_public", "destination"):
+            for attr in (
+                "config",
+                "client",
+                "signer",
+                "location_prefix",
+                "is_public",
+                "destination",
+                "_option_headers",
+                "_sse_headers",
+            ):
+                self.__dict__.pop(attr, None)
+            for attr in ("_option_headers", "_sse_headers"):
                 self.__dict__.pop(attr, None)
 
     @cached_property
@@ -291,6 +302,17 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         ``object_parameters`` hook (which wins), then the ``content_type_guess``
         hook for Content-Type. Override in a subclass for per-object rules.
         """
+        headers = dict(self._option_headers)
+        headers.update(manager.object_parameters(name=name, content=content, storage=self))
+        if not any(k.lower() == "content-type" for k in headers):
+            guessed = manager.content_type_guess(name=name, content=content, storage=self)
+            headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
+        headers.update(self._sse_headers)
+        return headers
+
+    @cached_property
+    def _option_headers(self) -> dict[str, str]:
+        """The headers the storage options give every upload: built once, not per save."""
         config = self.config
         headers: dict[str, str] = {}
         for option, header in (
@@ -303,13 +325,12 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         headers.update(option_headers(config))
         if config.tags:
             headers["x-amz-tagging"] = urlencode(dict(config.tags))
-        headers.update(manager.object_parameters(name=name, content=content, storage=self))
-        if not any(k.lower() == "content-type" for k in headers):
-            guessed = manager.content_type_guess(name=name, content=content, storage=self)
-            headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
-        if config.sse is not None:
-            headers.update(config.sse.headers())
-        return encode_headers(headers)
+        return headers
+
+    @cached_property
+    def _sse_headers(self) -> dict[str, str]:
+        sse = self.config.sse
+        return dict(sse.headers()) if sse is not None else {}
 
     def _ssec(self) -> SseCustomerKey | None:
         sse = self.config.sse

@@ -178,6 +178,36 @@ def test_temporary_plugin_registered_by_name_is_called(s3_settings) -> None:
         pm.unregister(name="temp")
 
 
+def test_hook_nobody_implements_is_not_called_until_a_plugin_registers(
+    s3_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pluggy
+
+    class Headers:
+        @hookimpl
+        def object_parameters(self, name: str) -> dict[str, str]:
+            return {"Cache-Control": "no-store"}
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pluggy was asked to call a hook nobody implements")
+
+    # active_content is the one built-in that implements object_parameters.
+    nobody = [*THIRD_PARTY, "django_minio_backend.plugins.active_content"]
+    with override_settings(MINIO_DISABLED_PLUGINS=nobody):
+        pm = manager.get_plugin_manager()
+        with monkeypatch.context() as patch:
+            patch.setattr(pluggy.HookCaller, "__call__", refuse)
+            assert manager.object_parameters(name="a.txt", content=ContentFile(b""), storage=None) == {}
+        pm.register(Headers(), name="headers")
+        try:
+            assert manager.object_parameters(name="a.txt", content=ContentFile(b""), storage=None) == {
+                "Cache-Control": "no-store"
+            }
+        finally:
+            pm.unregister(name="headers")
+        assert manager.object_parameters(name="a.txt", content=ContentFile(b""), storage=None) == {}
+
+
 # -- installed third-party plugins (pip-installed from plugins/ into the test venv) ---------------
 
 
