@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -270,12 +271,8 @@ def _one_per_mistake(messages: list[CheckMessage]) -> list[CheckMessage]:
     result = []
     for message, others in merged.values():
         if others:
-            message = type(message)(
-                f"{message.msg} (The same for {', '.join(others)}.)",
-                hint=message.hint,
-                obj=message.obj,
-                id=message.id,
-            )
+            message = copy.copy(message)  # same class (Error, Warning...), level, hint, obj and id
+            message.msg = f"{message.msg} (The same for {', '.join(others)}.)"
         result.append(message)
     return result
 
@@ -385,9 +382,9 @@ def _visibility_conflicts(configs: list[tuple[str, StorageConfig]]) -> Iterator[
     """A bucket declared public by one storage and private by another gets one policy, silently."""
     views: dict[str, dict[bool, list[str]]] = {}
     for label, config in configs:
-        for public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
+        for is_public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
             for bucket in dict.fromkeys(buckets):
-                views.setdefault(bucket, {}).setdefault(public, []).append(label)
+                views.setdefault(bucket, {}).setdefault(is_public, []).append(label)
     for bucket, view in sorted(views.items()):
         public, private = view.get(True, []), view.get(False, [])
         if any(a != b for a in public for b in private):  # one label in both lists is E001
