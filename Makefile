@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := ./plugins/dmb-uuid-names ./plugins/dmb-sniff-content-type
 
-.PHONY: venv test test-ceph lint demo demo-ci clean readme
+.PHONY: venv test test-ceph lint typecheck demo demo-ci clean readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv lint
+# mypy --strict with django-stubs on the package (settings in pyproject.toml [tool.mypy]).
+typecheck: venv
+	$(BIN)/mypy django_minio_backend
+
+test: venv lint typecheck
 	cd plugins/dmb-uuid-names && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 	cd plugins/dmb-sniff-content-type && ../../$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-ceph
@@ -52,7 +56,7 @@ readme: venv
 	from django_minio_backend.conf import write_readme_table; write_readme_table('README.md')"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 # Benchmarks against django-storages, django-minio-storage and the raw minio SDK
 # (see benchmarks/README.md): own venv in benchmarks/.env, SeaweedFS on loopback.

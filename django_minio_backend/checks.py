@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -271,12 +272,8 @@ def _one_per_mistake(messages: list[CheckMessage]) -> list[CheckMessage]:
     result = []
     for message, others in merged.values():
         if others:
-            message = type(message)(
-                f"{message.msg} (The same for {', '.join(others)}.)",
-                hint=message.hint,
-                obj=message.obj,
-                id=message.id,
-            )
+            message = copy.copy(message)  # same class (Error, Warning...), level, hint, obj and id
+            message.msg = f"{message.msg} (The same for {', '.join(others)}.)"
         result.append(message)
     return result
 
@@ -388,10 +385,10 @@ def _visibility_conflicts(configs: list[tuple[str, StorageConfig]]) -> Iterator[
     for label, config in configs:
         # The storage's own bucket as it treats it (a static storage's bucket is public by default).
         views.setdefault(config.bucket_name, {}).setdefault(config.is_public, []).append(label)
-        for public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
+        for is_public, buckets in ((True, config.public_buckets), (False, config.private_buckets)):
             for bucket in dict.fromkeys(buckets):
                 if bucket != config.bucket_name:
-                    views.setdefault(bucket, {}).setdefault(public, []).append(label)
+                    views.setdefault(bucket, {}).setdefault(is_public, []).append(label)
     for bucket, view in sorted(views.items()):
         public, private = list(dict.fromkeys(view.get(True, []))), list(dict.fromkeys(view.get(False, [])))
         if any(a != b for a in public for b in private):  # one label in both lists is E001

@@ -21,8 +21,8 @@ import certifi
 import urllib3
 from django.utils.module_loading import import_string
 from minio import Minio
-from minio.credentials import Credentials as MinioCredentials
-from minio.credentials import Provider, StaticProvider
+from minio.credentials.credentials import Credentials as MinioCredentials
+from minio.credentials.providers import Provider, StaticProvider
 
 from .conf import SETTINGS_BY_NAME, Secret, StorageConfig
 from .exceptions import ConfigurationError
@@ -261,7 +261,7 @@ class UrlSigner:
 
     def _day(self, datestamp: str, access_key: str, secret_key: str) -> tuple[_SigningKey, str, str]:
         """Signing key, scope and query prefix of one day and key pair, computed once for both."""
-        cached = self.__dict__.get("_day_cache")
+        cached: _DayCache | None = self.__dict__.get("_day_cache")
         if cached is not None and cached[0] == (datestamp, access_key, secret_key):
             return cached[1]
         key = _SigningKey(secret_key, datestamp, self.region)
@@ -323,6 +323,10 @@ class _SigningKey:
 
     def __repr__(self) -> str:
         return "<signing key>"
+
+
+# UrlSigner._day's cache: the (datestamp, access key, secret key) it holds, and its answer for them.
+_DayCache = tuple[tuple[str, str, str], tuple[_SigningKey, str, str]]
 
 
 _date_cache: tuple[int, str] = (0, "")

@@ -114,4 +114,4 @@ class ParallelUploader:
 
     def close(self) -> list[tuple[str, BaseException]]:
         self._pool.shutdown(wait=True)
-        return [(name, f.exception()) for name, f in self._futures if f.exception() is not None]  # type: ignore[misc]
+        return [(name, exc) for name, f in self._futures if (exc := f.exception()) is not None]

@@ -15,7 +15,7 @@ import inspect
 import json
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from minio import Minio
 
@@ -44,7 +44,9 @@ def _takes_content(method: Callable[..., Any]) -> bool:
     return True
 
 
-def _adapt_one_argument(cls: type, method: Callable[..., Any]) -> Callable[..., dict[str, str]]:
+def _adapt_one_argument(
+    cls: type[UpstreamCompatMixin], method: Callable[..., Any]
+) -> Callable[..., dict[str, str]]:
     """Wrap a django-storages style ``get_object_parameters(self, name)``.
 
     Its boto3 parameters become headers, laid over what this backend would send
@@ -55,6 +57,7 @@ def _adapt_one_argument(cls: type, method: Callable[..., Any]) -> Callable[..., 
     @functools.wraps(method)
     def get_object_parameters(self: MinioBackend, name: str, content: Any = None) -> dict[str, str]:
         own = boto3_headers(method(self, name))
+        # cls is a MinioBackend subclass; mypy sees only the mixin, whose bases lack the method.
         base: dict[str, str] = super(cls, self).get_object_parameters(name, content)  # type: ignore[misc]
         lowered = {key.lower() for key in own}
         return {**{k: v for k, v in base.items() if k.lower() not in lowered}, **own}
@@ -68,18 +71,24 @@ class UpstreamCompatMixin:
     DEFAULT_MEDIA_FILES_BUCKET = MEDIA_BUCKET_DEFAULT
     DEFAULT_STATIC_FILES_BUCKET = STATIC_BUCKET_DEFAULT
 
-    if TYPE_CHECKING:
-        config: StorageConfig
-        client: Minio
-        bucket: str
-        is_public: bool
+    if TYPE_CHECKING:  # provided by MinioBackend, read-only there
 
+        @property
+        def config(self) -> StorageConfig: ...
+        @property
+        def client(self) -> Minio: ...
+        @property
+        def bucket(self) -> str: ...
+        @property
+        def is_public(self) -> bool: ...
         def _stat(self, name: str) -> Any: ...
+        def with_bucket(self, bucket_name: str) -> MinioBackend: ...
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         method = cls.__dict__.get("get_object_parameters")
         if callable(method) and not _takes_content(method):
+            # Defined on MinioBackend, which mypy cannot see from the mixin.
             cls.get_object_parameters = _adapt_one_argument(cls, method)  # type: ignore[attr-defined]
 
     # -- attributes ----------------------------------------------------------------
@@ -163,14 +172,14 @@ class UpstreamCompatMixin:
     def check_bucket_existence(self) -> None:
         """Deprecated: create this bucket if missing and reconcile its policy."""
         _deprecated("check_bucket_existence", "run manage.py initialize_buckets")
-        sync_bucket(self)  # type: ignore[arg-type]
+        sync_bucket(cast("MinioBackend", self))  # the mixin is only mixed into MinioBackend
 
     def check_bucket_existences(self) -> None:
         """Deprecated: create every bucket of this storage's bucket lists and reconcile policies."""
         _deprecated("check_bucket_existences", "run manage.py initialize_buckets")
         config = self.config
         for name in dict.fromkeys([*config.public_buckets, *config.private_buckets]):
-            sync_bucket(self.with_bucket(name))  # type: ignore[attr-defined]
+            sync_bucket(self.with_bucket(name))
 
     def validate_settings(self) -> None:
         """Deprecated: raise ConfigurationError naming every configuration error of this storage."""

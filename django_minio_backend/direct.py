@@ -259,30 +259,30 @@ def issue_ticket(
         raise UploadRefused(f"the file needs more than {MAX_PARTS} parts of {part_size} bytes", 413)
     base = posixpath.basename(filename.replace("\\", "/"))
     try:
-        name = model_field.generate_filename(None, base)
+        # No instance exists before the upload; FileField passes it only to a callable upload_to.
+        name = model_field.generate_filename(None, base)  # type: ignore[arg-type]
         if rules.key_prefix:
             name = posixpath.join(clean_name(rules.key_prefix.strip("/")), name)
         name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
     except SuspiciousFileOperation as exc:
         raise UploadRefused(f"the file name {filename!r} cannot be used: {exc}") from None
     key = _quarantine_key(storage)
-    common = {
-        "field": label,
-        "user": _user(request),
-        "session": _session(request),
-        "name": name,
-        "key": key,
-        "size": size,
-        "content_type": content_type,
-    }
+    ticket = Ticket(
+        field=label,
+        user=_user(request),
+        session=_session(request),
+        name=name,
+        key=key,
+        size=size,
+        content_type=content_type,
+    )
     if size <= part_size:
-        ticket = Ticket(**common)
         return {"ticket": ticket.sign(), "name": name, "post": _post(storage, ticket)}
     with _errors(storage, "start upload", name):
         upload_id = sdk.create_multipart_upload(
             storage.client, storage.bucket, key, {"Content-Type": content_type}
         )
-    ticket = Ticket(**common, upload_id=upload_id, part_size=part_size)
+    ticket = dataclasses.replace(ticket, upload_id=upload_id, part_size=part_size)
     return {"ticket": ticket.sign(), "name": name, "part_size": part_size, "parts": ticket.parts}
 
 
@@ -458,6 +458,7 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     # Hooks that read the content (sniffers) get an empty file: the bytes are on the server, and
     # the type was pinned by the POST policy or the multipart upload and checked above.
     declared = ContentFile(b"", name=posixpath.basename(ticket.name))
+    # As on Django's UploadedFile, which the built-in content_type_guess reads; ContentFile has no such field.
     declared.content_type = ticket.content_type  # type: ignore[attr-defined]
     headers = encode_headers(storage.get_object_parameters(ticket.name, declared))
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}

@@ -36,6 +36,7 @@ class Alias:
     @property
     def storage(self) -> MinioBackend:
         """The storage Django builds for this alias (``django.core.files.storage.storages``)."""
+        # minio_aliases() keeps only aliases whose BACKEND is a MinioBackend subclass.
         return storages[self.name]  # type: ignore[return-value]
 
 
@@ -75,11 +76,11 @@ def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, 
                 continue
             try:
                 storage = field.storage
-                ours = isinstance(storage, MinioBackend)
+                if not isinstance(storage, MinioBackend):
+                    continue
             except ImproperlyConfigured:
                 continue
-            if ours:
-                yield model, field, storage  # type: ignore[misc]
+            yield model, field, storage
 
 
 def hook_buckets(config: StorageConfig) -> list[str]:

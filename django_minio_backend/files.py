@@ -15,12 +15,18 @@ import io
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from django.core.files.base import File
 
 from .exceptions import StorageError
+
+# Bytes or str by mode, as Storage.open() is typed; File is generic only in django-stubs, not at runtime.
+if TYPE_CHECKING:
+    _File = File[Any]
+else:
+    _File = File
 
 BUFFER_SIZE = 1024 * 1024
 # Largest single read from a response: what a broken connection can cost before the resume.
@@ -120,7 +126,7 @@ class ObjectReader(io.RawIOBase):
         super().close()
 
 
-class MinioFile(File):
+class MinioFile(_File):
     """The read-only file ``MinioBackend.open()`` returns."""
 
     def __init__(
@@ -138,7 +144,8 @@ class MinioFile(File):
     def size(self) -> int:
         return self._size
 
-    def open(self, mode: str | None = None) -> MinioFile:
+    # Like ContentFile.open: an object has no buffering, encoding or opener to choose.
+    def open(self, mode: str | None = None) -> MinioFile:  # type: ignore[override]
         """Rewind, or once closed (or for another mode) read the object afresh, as Django's File does."""
         if not self.closed and (mode is None or mode == self.mode):
             self.seek(0)

@@ -60,7 +60,7 @@ def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None)
 
 
 @hookspec(firstresult=True)
-def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
+def content_type_guess(name: str, content: File[Any], storage: MinioBackend) -> str | None:
     """Return the MIME type to store ``content`` under ``name`` with, or None.
 
     ``storage`` is the MinioBackend doing the upload (its ``config`` holds the
@@ -74,7 +74,7 @@ def content_type_guess(name: str, content: File, storage: MinioBackend) -> str |
 
 
 @hookspec
-def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str] | None:
+def object_parameters(name: str, content: File[Any], storage: MinioBackend) -> dict[str, str] | None:
     """Return extra HTTP headers for the upload of ``name``, or None.
 
     For example ``{"Content-Disposition": "attachment"}`` for ``*.pdf``,

@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -52,6 +52,9 @@ DEFAULT_PLUGINS = (
 # it rejects, a user it won't serve), and Django's callers know how to answer them
 # (a form error, a 400, a 403). Everything else is a plugin bug: PluginError.
 PASSED_THROUGH: tuple[type[Exception], ...] = (SuspiciousOperation, ValidationError, PermissionDenied)
+# Also a PluginError from a plugin asking another hook (it names its culprit). A named tuple
+# because mypy does not accept `except (*PASSED_THROUGH, PluginError)`.
+_NOT_WRAPPED: tuple[type[Exception], ...] = (*PASSED_THROUGH, PluginError)
 
 _lock = threading.RLock()
 _manager: _PluginManager | None = None
@@ -83,7 +86,7 @@ class _PluginManager(pluggy.PluginManager):
         finally:
             self.generation += 1
 
-    def add_hookspecs(self, module_or_class: object) -> None:
+    def add_hookspecs(self, module_or_class: ModuleType | type) -> None:
         try:
             super().add_hookspecs(module_or_class)
         finally:
@@ -205,7 +208,7 @@ def _call(hook: str, **kwargs: Any) -> Any:
         return None if caller.spec and caller.spec.opts.get("firstresult") else []
     try:
         return caller(**kwargs)
-    except (*PASSED_THROUGH, PluginError):  # a plugin asking another hook: the culprit is named
+    except _NOT_WRAPPED:  # a plugin asking another hook: the culprit is named
         raise
     except Exception as exc:
         raise PluginError(_culprit(pm, hook, sys.exc_info()[2]), hook, exc) from exc
@@ -262,7 +265,8 @@ _PROBLEMS: dict[str, Callable[[Any], str | None]] = {
 def _answerer(pm: pluggy.PluginManager, hook: str, kwargs: dict[str, Any]) -> str:
     """The plugin whose answer to ``hook`` is wrong: each implementation asked alone (error path only)."""
     problem = _PROBLEMS[hook]
-    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):  # pluggy's call order
+    caller: pluggy.HookCaller = getattr(pm.hook, hook)
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order
         if impl.hookwrapper or impl.wrapper:
             continue
         try:
@@ -288,32 +292,39 @@ def _ask(hook: str, **kwargs: Any) -> Any:
 
 def bucket_policy(bucket_name: str, public: bool, storage: MinioBackend) -> dict[str, Any] | None:
     """The policy ``bucket_name`` must carry, or None for no policy."""
-    return _ask("bucket_policy", bucket_name=bucket_name, public=public, storage=storage)
+    policy: dict[str, Any] | None = _ask(
+        "bucket_policy", bucket_name=bucket_name, public=public, storage=storage
+    )
+    return policy
 
 
 def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None) -> str | None:
     """The prefix a name strategy gives a new upload, or None."""
-    return _ask("upload_to_prefix", instance=instance, filename=filename, storage=storage)
+    prefix: str | None = _ask("upload_to_prefix", instance=instance, filename=filename, storage=storage)
+    return prefix
 
 
-def content_type_guess(name: str, content: File, storage: MinioBackend) -> str | None:
+def content_type_guess(name: str, content: File[Any], storage: MinioBackend) -> str | None:
     """The MIME type plugins guess for ``content``, or None.
 
     Plugins may read the content to sniff it; its position is put back afterwards,
     so a second guess (or the upload) starts where the first one did.
     """
+    guess: str | None
     try:
         position = content.tell()
     except (AttributeError, OSError, ValueError):
-        return _ask("content_type_guess", name=name, content=content, storage=storage)
+        guess = _ask("content_type_guess", name=name, content=content, storage=storage)
+        return guess
     try:
-        return _ask("content_type_guess", name=name, content=content, storage=storage)
+        guess = _ask("content_type_guess", name=name, content=content, storage=storage)
+        return guess
     finally:
         with contextlib.suppress(AttributeError, OSError, ValueError):
             content.seek(position)
 
 
-def object_parameters(name: str, content: File, storage: MinioBackend) -> dict[str, str]:
+def object_parameters(name: str, content: File[Any], storage: MinioBackend) -> dict[str, str]:
     """Extra upload headers from every plugin; the first plugin called wins a header."""
     merged: dict[str, str] = {}
     for answer in reversed(_ask("object_parameters", name=name, content=content, storage=storage)):
@@ -344,7 +355,7 @@ def direct_upload_rules(
     storage: MinioBackend,
 ) -> UploadRules | None:
     """The rules the first answering plugin sets for a direct upload, or None (refused)."""
-    return _call(
+    rules: UploadRules | None = _call(
         "direct_upload_rules",
         request=request,
         model=model,
@@ -354,6 +365,7 @@ def direct_upload_rules(
         content_type=content_type,
         storage=storage,
     )
+    return rules
 
 
 def direct_upload_finalized(

@@ -19,6 +19,8 @@ from .storage import MinioBackendStatic
 _LAZY = ("hashed_files", "manifest_hash")
 
 
+# url() is HashedFilesMixin's (name, force), as on Django's ManifestStaticFilesStorage; mypy
+# flags its clash with MinioBackend.url(name, expire, response_headers).
 @deconstructible(path="django_minio_backend.models.MinioManifestStaticStorage")
 class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # type: ignore[misc]
     """``MinioBackendStatic`` with hashed names and a manifest (``staticfiles.json`` in the bucket).
@@ -39,7 +41,8 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # typ
     def __getattr__(self, name: str) -> Any:
         if name not in _LAZY:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.hashed_files, self.manifest_hash = self.load_manifest()
+        # django-stubs types load_manifest() as a dict; Django 4.2+ returns (hashed_files, hash).
+        self.hashed_files, self.manifest_hash = self.load_manifest()  # type: ignore[assignment]
         return self.__dict__[name]
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:

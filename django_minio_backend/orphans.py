@@ -126,11 +126,12 @@ class FieldRef:
 
     def rows(self) -> models.QuerySet[Any]:
         """The rows that name a file in this field."""
-        return (
+        rows: models.QuerySet[Any] = (
             self.model._base_manager.exclude(**{f"{self.name}__isnull": True})
             .exclude(**{self.name: ""})
             .order_by()
         )
+        return rows
 
 
 @dataclass

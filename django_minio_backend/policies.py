@@ -52,7 +52,7 @@ def _canonical(value: Any, key: str = "") -> Any:
     return value
 
 
-def canonical_policy(policy: dict[str, Any] | str | None) -> Any:
+def canonical_policy(policy: dict[str, Any] | str | None) -> object:
     """A form of ``policy`` in which equivalent documents compare equal.
 
     Servers echo policies back normalised (a single action as a string or a
@@ -105,16 +105,16 @@ def private_remainder(
     """
     if policy is None or policy == "":
         return None, []
-    if isinstance(policy, (str, bytes)):
-        policy = json.loads(policy)
-    statements = policy.get("Statement") or []
+    document: dict[str, Any] = json.loads(policy) if isinstance(policy, (str, bytes)) else policy
+    statements = document.get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
-    removed, kept = [], []
+    removed: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     for statement in statements:
         ours = str(statement.get("Sid", "")).startswith(OUR_SID_PREFIX)
         (removed if ours or _is_anonymous_grant(statement) else kept).append(statement)
-    return ({**policy, "Statement": kept} if kept else None), removed
+    return ({**document, "Statement": kept} if kept else None), removed
 
 
 def opens_bucket(policy: dict[str, Any] | str | None, bucket_name: str) -> bool:

@@ -25,6 +25,8 @@ def put_object(
     client: Minio, bucket: str, key: str, data: memoryview | bytes, headers: Mapping[str, str]
 ) -> str:
     """One PUT of ``data`` with exactly ``headers``; returns the ETag."""
+    # The SDK types data as bytes; it only takes len(), hashes it and hands it to urllib3, which all
+    # accept a memoryview (saves a copy of each part).
     result = client._put_object(bucket, key, data, dict(headers))  # type: ignore[arg-type]
     return str(result.etag or "")
 
@@ -44,6 +46,7 @@ def upload_part(
     headers: Mapping[str, str],
 ) -> str:
     """Upload part ``number``; returns its ETag (unquoted)."""
+    # data: a memoryview, as in put_object.
     return str(client._upload_part(bucket, key, data, dict(headers), upload_id, number))  # type: ignore[arg-type]
 
 
@@ -97,6 +100,8 @@ def list_incomplete_uploads(client: Minio, bucket: str, prefix: str = "") -> Ite
             max_uploads=1000,
         )
         for upload in result.uploads:
+            if upload.upload_id is None:  # the SDK types it optional; without one nothing can abort it
+                continue
             yield IncompleteUpload(upload.object_name, upload.upload_id, upload.initiated_time)
         if not result.is_truncated:
             return
@@ -118,7 +123,10 @@ def list_parts(client: Minio, bucket: str, key: str, upload_id: str) -> list[Upl
     marker: str | None = None
     while True:
         result = client._list_parts(bucket, key, upload_id, max_parts=1000, part_number_marker=marker)
-        parts.extend(UploadedPart(p.part_number, str(p.etag).strip('"'), int(p.size)) for p in result.parts)
+        for p in result.parts:
+            if p.size is None:  # S3 always lists a part's Size; the SDK types it optional
+                raise ValueError(f"the server listed part {p.part_number} of {key!r} without its size")
+            parts.append(UploadedPart(p.part_number, str(p.etag).strip('"'), int(p.size)))
         if not result.is_truncated:
             return parts
         marker = str(result.next_part_number_marker)
@@ -141,7 +149,15 @@ def copy_object(client: Minio, bucket: str, key: str, source_key: str, headers: 
     tag = root.tag.rsplit("}", 1)[-1]
     if tag == "Error":
         code = root.findtext("Code") or "InternalError"
-        raise S3Error(code, root.findtext("Message") or "", key, "", "", response)  # type: ignore[arg-type]
+        # By keyword: minio 7.2.19 moved ``response`` from the sixth argument to the first.
+        raise S3Error(
+            code=code,
+            message=root.findtext("Message") or "",
+            resource=key,
+            request_id="",
+            host_id="",
+            response=response,
+        )
     etag = next((el.text for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "ETag"), "")
     return str(etag or "").strip('"')
 

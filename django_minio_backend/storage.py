@@ -101,6 +101,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
     """
 
     is_static = False
+    _constructor_args: tuple[tuple[Any, ...], dict[str, Any]]  # set by @deconstructible before __init__
 
     def __init__(self, bucket_name: str | None = None, **options: Any) -> None:
         self._options = normalize_options(options)
@@ -111,7 +112,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         if self.is_static:
             self._options.setdefault("replace_existing", True)
         # What @deconstructible writes into migrations: what the user passed, minus secrets.
-        args, kwargs = self._constructor_args  # type: ignore[has-type]
+        args, kwargs = self._constructor_args
         self._constructor_args = (
             args,
             {k: v for k, v in kwargs.items() if k.lower().removeprefix("minio_") not in SECRET_OPTIONS},
@@ -351,7 +352,9 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         if version_id == "null":
             version_id = None
         etag = response.headers.get("ETag")
-        pin = {"If-Match": etag} if etag and not version_id else None
+        pin: dict[str, str | list[str] | tuple[str]] | None = (
+            {"If-Match": etag} if etag and not version_id else None
+        )
 
         def open_at(offset: int) -> Any:
             with self._errors("open", name):
@@ -447,7 +450,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
 
     def url(
         self,
-        name: str,
+        name: str | None,
         expire: timedelta | None = None,
         response_headers: Mapping[str, str] | None = None,
     ) -> str:
@@ -463,6 +466,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         filename="report.pdf"'}``; either makes even a public object's URL presigned.
         Signed locally: no network.
         """
+        if name is None:  # Storage.url() accepts None (an empty FieldFile); refused as _key() refuses it
+            raise ValueError("object name must be a string, not NoneType")
         if isinstance(name, str) and name[-1:] in ("", "/", "\\", ".") and _names_root_or_folder(name):
             raise SuspiciousFileOperation(
                 f"url({name!r}) names the bucket or a folder, not an object; its signed URL would list keys"
@@ -480,7 +485,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         from django.core.cache import cache
 
         cache_key = _url_cache_key(config, self.signer, key, expiry, overrides)
-        url = cache.get(cache_key)
+        url: str | None = cache.get(cache_key)
         if url is None:
             url, valid_until = self._presign(key, expiry, overrides)
             remaining = (valid_until - datetime.now(timezone.utc)).total_seconds() - URL_CACHE_MARGIN

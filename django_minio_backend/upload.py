@@ -388,7 +388,7 @@ def server_identity(endpoint: str) -> str:
     host = endpoint.lower().split("://", 1)[-1].rstrip("/")
     name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
     try:
-        address = sorted({info[4][0] for info in socket.getaddrinfo(name, None)})[0]
+        address = sorted({str(info[4][0]) for info in socket.getaddrinfo(name, None)})[0]
     except (OSError, IndexError):
         return host
     return f"{address}:{port}" if port else address

@@ -15,5 +15,6 @@ def bucket_policy(bucket_name: str, storage: MinioBackend) -> dict[str, Any] | N
     for entry in storage.config.policy_hooks:
         # Malformed entries are reported by the system check django_minio_backend.E006.
         if isinstance(entry, (tuple, list)) and len(entry) == 2 and entry[0] == bucket_name:
-            return entry[1]
+            policy: dict[str, Any] | None = entry[1]  # the manager checks the answer's shape
+            return policy
     return None

@@ -234,7 +234,8 @@ class CephRGW:
     def _check_daemons(self) -> None:
         for proc in self._procs:
             if proc.poll() is not None:
-                msg = f"Ceph start-up: {Path(str(proc.args[0])).name} exited with {proc.returncode}"
+                program = proc.args[0] if isinstance(proc.args, list) else proc.args  # _spawn passes a list
+                msg = f"Ceph start-up: {Path(str(program)).name} exited with {proc.returncode}"
                 raise RuntimeError(msg + self._tail())
 
     def _wait_ready(self, server: S3Server, deadline: float) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...orphans import DEFAULT_MIN_AGE, BucketIdentityError, BucketSelectionError, clean_orphans
 
@@ -21,7 +20,7 @@ class Command(BaseCommand):
         "orphaned too: run with --dry-run first."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="List the orphans; delete nothing.")
         parser.add_argument(
             "--check-missing",

@@ -6,11 +6,10 @@ INSTALLED_APPS (Django takes a command from the first app that has it).
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
 from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectStatic
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from ...collectstatic import DEFAULT_WORKERS, ParallelUploader, clear, fingerprint, remote_index
 from ...storage import MinioBackend
@@ -22,7 +21,7 @@ class Command(DjangoCollectStatic):
         + " Skips files whose content is unchanged and uploads in parallel on MinIO/S3."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
             "--upload-workers",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...buckets import initialize_buckets
 from ...discovery import declared_buckets
@@ -15,7 +14,7 @@ from ...exceptions import PluginError
 class Command(BaseCommand):
     help = "Create the buckets of MINIO_PRIVATE_BUCKETS / MINIO_PUBLIC_BUCKETS and make their policies right."
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="Print what would be done; change nothing."
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...discovery import configured_storages
 from ...storage import MinioBackend
@@ -14,7 +13,7 @@ from ...storage import MinioBackend
 class Command(BaseCommand):
     help = "Check that the S3 server(s) answer and accept the credentials."
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         # 3.x / 4.x health checks call it so; failures are still reported (non-zero exit).
         parser.add_argument("--silenced", action="store_true", help="Print nothing when all is well.")
 

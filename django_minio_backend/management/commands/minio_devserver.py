@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...devserver import DevServerError, plan_from_settings, serve
 from ...exceptions import PluginError
@@ -25,7 +24,7 @@ class Command(BaseCommand):
         "with MINIO_ACCESS_KEY / MINIO_SECRET_KEY, create the declared buckets, serve until Ctrl-C."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--data-dir",
             type=Path,
