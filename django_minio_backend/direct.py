@@ -56,6 +56,7 @@ from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
 from .client import client_for, default_http_client
 from .conf import MIN_PART_SIZE, global_setting
+from .content_types import ContentTypeError, parse_content_type
 from .exceptions import s3_errors
 from .names import clean_name
 from .storage import MinioBackend
@@ -67,6 +68,8 @@ MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
 COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
+# Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
+QUARANTINE_DISPOSITION = "attachment"
 
 
 class UploadRefused(Exception):
@@ -204,7 +207,9 @@ def load_value(signed: str, label: str) -> str:
 
 
 def _matches(content_type: str, patterns: tuple[str, ...]) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(content_type, p.lower()) for p in patterns)
+    # On the parsed type without parameters: "image/*" must not match "image/png;,text/html".
+    main = content_type.partition(";")[0]
+    return not patterns or any(fnmatch.fnmatchcase(main, p.lower()) for p in patterns)
 
 
 @functools.lru_cache(maxsize=16)
@@ -232,7 +237,10 @@ def issue_ticket(
     upload; ask :func:`part_urls` for URLs). UploadRefused says why not.
     """
     model, model_field, storage = resolve_field(label)
-    content_type = (content_type or "application/octet-stream").lower()
+    try:
+        content_type = parse_content_type(content_type or "application/octet-stream")
+    except ContentTypeError as exc:
+        raise UploadRefused(str(exc)) from None
     if size < 0 or not filename:
         raise UploadRefused("a file name and a size are required")
     if isinstance(storage.config.sse, SseCustomerKey):
@@ -279,7 +287,10 @@ def issue_ticket(
         return {"ticket": ticket.sign(), "name": name, "post": _post(storage, ticket)}
     with _errors(storage, "start upload", name):
         upload_id = sdk.create_multipart_upload(
-            storage.client, storage.bucket, key, {"Content-Type": content_type}
+            storage.client,
+            storage.bucket,
+            key,
+            {"Content-Type": content_type, "Content-Disposition": QUARANTINE_DISPOSITION},
         )
     ticket = Ticket(**common, upload_id=upload_id, part_size=part_size)
     return {"ticket": ticket.sign(), "name": name, "part_size": part_size, "parts": ticket.parts}
@@ -290,9 +301,16 @@ def _post(storage: MinioBackend, ticket: Ticket) -> dict[str, Any]:
     policy = PostPolicy(storage.bucket, datetime.now(timezone.utc) + _ticket_age())
     policy.add_equals_condition("key", ticket.key)
     policy.add_equals_condition("Content-Type", ticket.content_type)
+    policy.add_equals_condition("Content-Disposition", QUARANTINE_DISPOSITION)
     policy.add_content_length_range_condition(ticket.size, ticket.size)
     fields = browser_client(storage).presigned_post_policy(policy)
-    fields.update({"key": ticket.key, "Content-Type": ticket.content_type})
+    fields.update(
+        {
+            "key": ticket.key,
+            "Content-Type": ticket.content_type,
+            "Content-Disposition": QUARANTINE_DISPOSITION,
+        }
+    )
     return {"url": storage.signer.public_url("").rstrip("/"), "fields": fields}
 
 

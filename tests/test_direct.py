@@ -267,6 +267,44 @@ def test_wrong_content_type_is_refused_by_the_rules_and_by_the_server(
     assert not quarantine_exists(raw_client, answer["ticket"])
 
 
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "text/plain, text/xml",
+        "image/png;,text/html",
+        "*/*",
+        "image/*",
+        "text/html\r\nX: y",
+        "text/html\x00",
+        "téxt/plain",
+    ],
+)
+def test_ticket_refuses_a_declared_type_that_is_not_one_plain_type(
+    s3_settings: dict[str, Any], declared: str
+) -> None:
+    with pytest.raises(UploadRefused, match="not one plain type/subtype") as refused:
+        direct.issue_ticket(fake_request(), FIELD, unique(".png"), 10, declared)
+    assert refused.value.status == 400
+
+
+def test_ticket_keeps_only_the_type_and_its_charset(s3_settings: dict[str, Any]) -> None:
+    answer = direct.issue_ticket(fake_request(), FIELD, unique(), 10, " Text/Plain ; q=1; Charset=UTF-8")
+    assert ticket_data(answer["ticket"])["content_type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("declared", ["unknown/unknown", "application/unknown", "text/html"])
+def test_finalized_upload_of_a_type_browsers_sniff_or_run_is_a_download(
+    s3_settings: dict[str, Any], raw_client: Minio, declared: str
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".png"), 10, declared)
+    assert post_file(answer, b"<script>1;").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    stat = raw_client.stat_object(BUCKET, name)
+    assert stat.metadata["Content-Disposition"] == "attachment"
+    assert stat.content_type == declared
+
+
 def test_finalize_of_an_object_that_is_not_there_is_refused(settings_5mib: None) -> None:
     request = fake_request()
     small = direct.issue_ticket(request, FIELD, unique(), 10, "text/plain")
