@@ -30,7 +30,7 @@ from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from django_minio_backend import direct, hookimpl, manager, sdk
+from django_minio_backend import MinioBackend, direct, hookimpl, manager, sdk
 from django_minio_backend.buckets import CORS_RULE_ID, QUARANTINE_RULE_ID
 from django_minio_backend.direct import UploadRefused, UploadRejected, UploadRules
 
@@ -303,6 +303,59 @@ def test_finalized_upload_of_a_type_browsers_sniff_or_run_is_a_download(
     stat = raw_client.stat_object(BUCKET, name)
     assert stat.metadata["Content-Disposition"] == "attachment"
     assert stat.content_type == declared
+
+
+def test_quarantine_object_is_pinned_as_a_download_by_the_post_policy(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    answer = direct.issue_ticket(fake_request(), FIELD, unique(".html"), 10, "text/html")
+    fields = {**answer["post"]["fields"], "Content-Disposition": "inline"}
+    inline = http.request(
+        "POST", answer["post"]["url"], fields={**fields, "file": ("f", b"<script>1;", "text/html")}
+    )
+    assert inline.status == 403 and b"Policy" in inline.data
+    without = {k: v for k, v in answer["post"]["fields"].items() if k != "Content-Disposition"}
+    bare = http.request(
+        "POST", answer["post"]["url"], fields={**without, "file": ("f", b"<script>1;", "text/html")}
+    )
+    assert bare.status == 403
+    assert post_file(answer, b"<script>1;").status == 204
+    key = ticket_data(answer["ticket"])["key"]
+    assert raw_client.stat_object(BUCKET, key).metadata["Content-Disposition"] == "attachment"
+
+
+def test_multipart_quarantine_object_is_created_as_a_download(settings_5mib: None, raw_client: Minio) -> None:
+    request = fake_request()
+    data = os.urandom(PART + 10)
+    answer = direct.issue_ticket(request, FIELD, unique(".html"), len(data), "text/html")
+    put_parts(direct.part_urls(request, answer["ticket"], FIELD)["urls"], data, [1, 2])
+    ticket = direct.Ticket(**ticket_data(answer["ticket"]))
+    storage = direct.resolve_field(FIELD)[2]
+    direct._complete(storage, ticket)
+    assert raw_client.stat_object(BUCKET, ticket.key).metadata["Content-Disposition"] == "attachment"
+
+
+def test_finalized_passive_file_loses_the_quarantine_disposition(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 10, "text/plain")
+    assert post_file(answer, b"0123456789").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    assert "Content-Disposition" not in raw_client.stat_object(BUCKET, name).metadata
+
+
+@pytest.mark.parametrize("location", ["", "media/"])
+def test_quarantine_of_a_public_bucket_is_not_readable_anonymously(
+    public_storage: MinioBackend, raw_client: Minio, location: str
+) -> None:
+    bucket = public_storage.bucket
+    quarantined = f"{location}dmb-quarantine/{uuid.uuid4().hex}"
+    for key in (quarantined, f"{location}shared.html"):
+        raw_client.put_object(bucket, key, io.BytesIO(b"<script>1;"), 10, content_type="text/html")
+    base = public_storage.url("x").rsplit("/x", 1)[0]
+    assert http.request("GET", f"{base}/{location}shared.html").status == 200
+    assert http.request("GET", f"{base}/{quarantined}").status == 403
 
 
 def test_finalize_of_an_object_that_is_not_there_is_refused(settings_5mib: None) -> None:
