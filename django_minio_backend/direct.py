@@ -136,15 +136,19 @@ def field_label(model: type[models.Model], field: models.Field[Any, Any]) -> str
 
 
 def resolve_field(label: str) -> tuple[type[models.Model], models.FileField, MinioBackend]:
-    """The model, file field and storage named by ``label``; UploadRefused(404) for anything else."""
+    """The model, DirectFileField and storage named by ``label``; UploadRefused(404) for anything else."""
     try:
         app_label, model_name, field_name = label.split(".")
         model = apps.get_model(app_label, model_name)
         model_field = model._meta.get_field(field_name)
     except (ValueError, LookupError, FieldDoesNotExist):
         raise UploadRefused(f"no such file field: {label!r}", 404) from None
-    if not isinstance(model_field, models.FileField) or not isinstance(model_field.storage, MinioBackend):
-        raise UploadRefused(f"{label!r} is not a file field stored in a MinioBackend", 404)
+    from .fields import DirectFileField  # fields imports this module
+
+    # Only fields that ask for direct uploads: any other FileField (a public bucket's
+    # included) would otherwise take files its model's forms never offered to take.
+    if not isinstance(model_field, DirectFileField) or not isinstance(model_field.storage, MinioBackend):
+        raise UploadRefused(f"{label!r} is not a DirectFileField stored in a MinioBackend", 404)
     return model, model_field, model_field.storage
 
 

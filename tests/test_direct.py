@@ -37,6 +37,7 @@ from django_minio_backend.direct import UploadRefused, UploadRejected, UploadRul
 BUCKET = "dmb-test-private"
 FIELD = "testapp.DirectAttachment.file"
 PART = 5 * 1024 * 1024  # S3's smallest part
+ALL_PERMS = ("testapp.add_directattachment", "testapp.change_directattachment")
 http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=60))
 
 
@@ -46,12 +47,21 @@ def settings_5mib(s3_settings: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def fake_request(user: str = "7", session: str = "session-a") -> Any:
-    """A request of an authenticated user with a session, no database needed."""
+def fake_request(user: str = "7", session: str = "session-a", perms: tuple[str, ...] = ALL_PERMS) -> Any:
+    """A request of an authenticated user (with ``perms``) with a session, no database needed."""
     request = RequestFactory().post("/")
-    request.user = SimpleNamespace(pk=user, is_authenticated=True)
+    request.user = SimpleNamespace(pk=user, is_authenticated=True, has_perm=lambda perm: perm in perms)
     request.session = SimpleNamespace(session_key=session)
     return request
+
+
+def uploader(django_user_model: Any, username: str) -> Any:
+    """A user who may add DirectAttachments (what the built-in rules ask for)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username, password="x")
+    user.user_permissions.add(Permission.objects.get(codename="add_directattachment"))
+    return user
 
 
 def unique(suffix: str = ".bin") -> str:
@@ -109,7 +119,7 @@ def test_small_file_goes_by_presigned_post_and_lands_byte_exact_under_its_final_
     s3_settings: dict[str, Any], raw_client: Minio, django_user_model: Any
 ) -> None:
     client = Client()
-    client.force_login(django_user_model.objects.create_user("poster", password="x"))
+    client.force_login(uploader(django_user_model, "poster"))
     data = os.urandom(300_000)
     filename = unique(".txt")
     response = client.post(
@@ -223,6 +233,26 @@ def test_anonymous_users_get_no_ticket(s3_settings: dict[str, Any]) -> None:
     )
     assert response.status_code == 403
     assert response.json() == {"error": "log in to upload files"}
+
+
+@pytest.mark.hook("direct_upload_rules")
+def test_users_without_add_or_change_permission_get_no_ticket(s3_settings: dict[str, Any]) -> None:
+    with pytest.raises(UploadRefused, match="may not add or change") as refused:
+        direct.issue_ticket(
+            fake_request(perms=("testapp.view_directattachment",)), FIELD, unique(), 1, "text/plain"
+        )
+    assert refused.value.status == 403
+    for perm in ALL_PERMS:
+        assert direct.issue_ticket(fake_request(perms=(perm,)), FIELD, unique(), 1, "text/plain")["ticket"]
+
+
+@pytest.mark.parametrize("label", ["testapp.PublicAttachment.file", "testapp.PrivateAttachment.file"])
+def test_plain_file_fields_get_no_ticket(s3_settings: dict[str, Any], label: str) -> None:
+    with pytest.raises(UploadRefused, match="not a DirectFileField") as refused:
+        direct.issue_ticket(
+            fake_request(perms=("testapp.add_publicattachment",)), label, unique(), 1, "text/plain"
+        )
+    assert refused.value.status == 404
 
 
 def test_larger_file_than_announced_is_refused_by_the_server(
@@ -475,7 +505,7 @@ def test_plugin_rejecting_the_file_deletes_it(s3_settings: dict[str, Any], raw_c
 @pytest.mark.django_db
 def test_views_enforce_csrf(s3_settings: dict[str, Any], django_user_model: Any) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_user("csrf", password="x"))
+    client.force_login(uploader(django_user_model, "csrf"))
     response = client.post(
         "/minio/upload/ticket/",
         {"field": FIELD, "name": "a.txt", "size": 1, "content_type": "text/plain"},
