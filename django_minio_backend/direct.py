@@ -70,6 +70,7 @@ COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at 
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 # Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
 QUARANTINE_DISPOSITION = "attachment"
+ALREADY_FINALIZED = "this upload was finalized already (or is being finalized)"
 
 
 class UploadRefused(Exception):
@@ -382,16 +383,26 @@ def finalize(
     model, model_field, storage = resolve_field(ticket.field)
     from django.core.cache import cache
 
-    lock = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
-    if not cache.add(lock, 1, timeout=600):
-        raise UploadRefused("this upload is being finalized already", 409)
+    # One finalize per ticket, ever: a replayed POST must not become a second file.
+    # The cache entry stops replays where the cache is shared; the marker object on
+    # the server (create-only) stops them, and racing finalizes, across processes.
+    used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
+    if not cache.add(used, 1, timeout=int(_ticket_age().total_seconds()) * 2):
+        raise UploadRefused(ALREADY_FINALIZED, 409)
     try:
         with _errors(storage, "finalize upload", ticket.name):
-            if ticket.upload_id:
-                _complete(storage, ticket)
-            name = _verify_and_move(storage, model_field, ticket, sha256)
-    finally:
-        cache.delete(lock)
+            marker = _claim_ticket(storage, ticket)
+            try:
+                if ticket.upload_id:
+                    _complete(storage, ticket)
+                name = _verify_and_move(storage, model_field, ticket, sha256)
+            except BaseException:
+                if marker:
+                    upload._release_claim(storage.destination, _marker_key(ticket), marker)
+                raise
+    except BaseException:
+        cache.delete(used)  # not finalized: the browser may try again
+        raise
     try:
         manager.direct_upload_finalized(
             request=request,
@@ -409,6 +420,29 @@ def finalize(
         storage.delete(name)
         raise
     return {"name": name, "size": ticket.size, "value": sign_value(ticket.field, name)}
+
+
+def _marker_key(ticket: Ticket) -> str:
+    # Under the quarantine prefix, so the lifecycle rule removes it long after the ticket expired.
+    return f"{ticket.key}.finalized"
+
+
+def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
+    """Mark ``ticket`` finalized on the server, create-only; returns the marker's write token.
+
+    UploadRefused(409) when a marker is there already (an earlier or a concurrent
+    finalize). Returns "" on servers without conditional writes, where only the
+    cache guards the ticket.
+    """
+    dest = storage.destination
+    if not capabilities.create_only_is_conditional(storage.config.conditional_writes, dest):
+        return ""
+    token = uuid.uuid4().hex
+    try:
+        upload._conditional_put(dest, _marker_key(ticket), b"", {upload.WRITE_TOKEN_HEADER: token}, token)
+    except upload.NameTaken:
+        raise UploadRefused(ALREADY_FINALIZED, 409) from None
+    return token
 
 
 def _complete(storage: MinioBackend, ticket: Ticket) -> None:

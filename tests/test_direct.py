@@ -473,8 +473,66 @@ def test_second_finalize_of_one_ticket_is_refused(s3_settings: dict[str, Any]) -
     answer = direct.issue_ticket(request, FIELD, unique(), 3, "text/plain")
     assert post_file(answer, b"abc").status == 204
     direct.finalize(request, answer["ticket"], FIELD)
-    with pytest.raises(UploadRefused, match="no uploaded file"):
+    with pytest.raises(UploadRefused, match="finalized already") as refused:
         direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 409
+
+
+@pytest.mark.parametrize("shared_cache", [True, False])
+def test_replayed_post_after_finalize_makes_no_second_file(
+    s3_settings: dict[str, Any], raw_client: Minio, shared_cache: bool
+) -> None:
+    from django.core.cache import cache
+
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    if not shared_cache:
+        cache.clear()  # another process, with its own cache
+    assert post_file(answer, b"abc").status == 204  # the presigned POST is still valid
+    with pytest.raises(UploadRefused, match="finalized already") as refused:
+        direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 409
+    stem = name.rsplit(".", 1)[0]
+    assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == [name]
+
+
+@pytest.mark.parametrize("size", [3, PART + 1])
+def test_racing_finalizes_of_one_ticket_without_a_shared_cache_make_one_file(
+    settings_5mib: None, raw_client: Minio, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    from django.core.cache import cache
+
+    # Every finalize as if in its own process (threads each get their own cache object: patch the class).
+    monkeypatch.setattr(type(cache._connections[cache._alias]), "add", lambda *args, **kwargs: True)
+    request = fake_request()
+    data = os.urandom(size)
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), size, "text/plain")
+    if "post" in answer:
+        assert post_file(answer, data).status == 204
+    else:
+        put_parts(direct.part_urls(request, answer["ticket"], FIELD)["urls"], data, [1, 2])
+    outcomes: list[Any] = [None] * 4
+    barrier = threading.Barrier(len(outcomes))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = direct.finalize(request, answer["ticket"], FIELD)["name"]
+        except UploadRefused as exc:
+            outcomes[index] = exc.status
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(outcomes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = [o for o in outcomes if isinstance(o, str)]
+    assert len(names) == 1 and sorted(o for o in outcomes if not isinstance(o, str)) == [409] * 3, outcomes
+    stem = names[0].rsplit(".", 1)[0]
+    assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == names
+    assert stored(raw_client, names[0]) == data
 
 
 @pytest.mark.hook("direct_upload_finalized")
