@@ -195,20 +195,49 @@ def load_ticket(request: HttpRequest, signed: str, label: str | None = None) -> 
     return ticket
 
 
-def sign_value(label: str, name: str) -> str:
-    """The value a form field accepts for a finalized upload of ``name`` to the field ``label``."""
-    return signing.dumps({"field": label, "name": name}, salt=VALUE_SALT)
+def sign_value(label: str, name: str, *, user: str = "", session: str = "", etag: str = "") -> str:
+    """The value a form field accepts for a finalized upload of ``name`` to the field ``label``.
+
+    It names the uploader (``user``, ``session`` as in tickets) and the stored
+    object's ``etag``: once the name holds another object, the value is void.
+    """
+    data = {"field": label, "name": name, "user": user, "session": session, "etag": etag}
+    return signing.dumps(data, salt=VALUE_SALT)
 
 
-def load_value(signed: str, label: str) -> str:
-    """The file name in a value from :func:`sign_value` for ``label``; ValueError if not genuine."""
+def load_value(signed: str, label: str, request: HttpRequest | None = None) -> str:
+    """The file name in a value from :func:`sign_value` for ``label``; ValueError if not genuine.
+
+    Not genuine: forged, expired, for another field, for another user or session
+    (checked when ``request`` is given), or the object under the name is no longer
+    the one uploaded (its ETag differs: deleted and the name taken again).
+    """
     try:
         data = signing.loads(signed, salt=VALUE_SALT, max_age=_ticket_age() * 2)
     except signing.BadSignature as exc:
         raise ValueError("the uploaded file's value is not valid or has expired") from exc
     if not isinstance(data, dict) or data.get("field") != label or not isinstance(data.get("name"), str):
         raise ValueError("the uploaded file's value is for another field")
-    return str(data["name"])
+    if not all(isinstance(data.get(k), str) for k in ("user", "session", "etag")):
+        raise ValueError("the uploaded file's value is not valid or has expired")
+    if request is not None and not (
+        hmac.compare_digest(data["user"], _user(request))
+        and hmac.compare_digest(data["session"], _session(request))
+    ):
+        raise ValueError("the uploaded file's value belongs to another user or session")
+    name = str(data["name"])
+    try:
+        _, _, storage = resolve_field(label)
+        etag = _etag(storage, name)
+    except (UploadRefused, S3Error) as exc:
+        raise ValueError("the uploaded file is no longer there") from exc
+    if not data["etag"] or not hmac.compare_digest(etag, data["etag"]):
+        raise ValueError("the uploaded file was replaced since it was uploaded")
+    return name
+
+
+def _etag(storage: MinioBackend, name: str) -> str:
+    return str(storage.client.stat_object(storage.bucket, storage.location_prefix + name).etag or "")
 
 
 def _matches(content_type: str, patterns: tuple[str, ...]) -> bool:
@@ -419,7 +448,10 @@ def finalize(
     except BaseException:
         storage.delete(name)
         raise
-    return {"name": name, "size": ticket.size, "value": sign_value(ticket.field, name)}
+    with _errors(storage, "finalize upload", name):
+        etag = _etag(storage, name)  # after the hook, which may have rewritten the file
+    value = sign_value(ticket.field, name, user=ticket.user, session=ticket.session, etag=etag)
+    return {"name": name, "size": ticket.size, "value": value}
 
 
 def _marker_key(ticket: Ticket) -> str:

@@ -616,6 +616,34 @@ def test_model_form_takes_the_signed_value_instead_of_a_file(
         assert not AttachmentForm(data={"file__direct": forged}, files={}).is_valid()
 
 
+def finalized_value(request: Any, filename: str, data: bytes) -> dict[str, Any]:
+    answer = direct.issue_ticket(request, FIELD, filename, len(data), "text/plain")
+    assert post_file(answer, data).status == 204
+    return direct.finalize(request, answer["ticket"], FIELD)
+
+
+def test_value_is_void_once_its_name_holds_another_users_file(s3_settings: dict[str, Any]) -> None:
+    filename = unique(".txt")
+    first = finalized_value(fake_request(user="1"), filename, b"alice")
+    assert direct.load_value(first["value"], FIELD) == first["name"]
+    direct.resolve_field(FIELD)[2].delete(first["name"])
+    second = finalized_value(fake_request(user="2"), filename, b"bob")
+    assert second["name"] == first["name"]  # the freed name is given again
+    with pytest.raises(ValueError, match="replaced"):
+        direct.load_value(first["value"], FIELD)
+    assert direct.load_value(second["value"], FIELD) == second["name"]
+
+
+@pytest.mark.parametrize("other", [fake_request(user="8"), fake_request(session="session-b")])
+def test_value_of_another_user_or_session_is_refused_when_the_request_is_known(
+    s3_settings: dict[str, Any], other: Any
+) -> None:
+    done = finalized_value(fake_request(), unique(".txt"), b"hello")
+    assert direct.load_value(done["value"], FIELD, fake_request()) == done["name"]
+    with pytest.raises(ValueError, match="another user or session"):
+        direct.load_value(done["value"], FIELD, other)
+
+
 # -- buckets: quarantine expiry and CORS ----------------------------------------------
 
 
