@@ -56,6 +56,7 @@ from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
 from .client import client_for, default_http_client
 from .conf import MIN_PART_SIZE, global_setting
+from .content_types import ContentTypeError, parse_content_type
 from .exceptions import s3_errors
 from .header_encoding import encode_headers
 from .names import clean_name
@@ -68,6 +69,9 @@ MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
 COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
+# Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
+QUARANTINE_DISPOSITION = "attachment"
+ALREADY_FINALIZED = "this upload was finalized already (or is being finalized)"
 
 
 class UploadRefused(Exception):
@@ -134,15 +138,19 @@ def field_label(model: type[models.Model], field: models.Field[Any, Any]) -> str
 
 
 def resolve_field(label: str) -> tuple[type[models.Model], models.FileField, MinioBackend]:
-    """The model, file field and storage named by ``label``; UploadRefused(404) for anything else."""
+    """The model, DirectFileField and storage named by ``label``; UploadRefused(404) for anything else."""
     try:
         app_label, model_name, field_name = label.split(".")
         model = apps.get_model(app_label, model_name)
         model_field = model._meta.get_field(field_name)
     except (ValueError, LookupError, FieldDoesNotExist):
         raise UploadRefused(f"no such file field: {label!r}", 404) from None
-    if not isinstance(model_field, models.FileField) or not isinstance(model_field.storage, MinioBackend):
-        raise UploadRefused(f"{label!r} is not a file field stored in a MinioBackend", 404)
+    from .fields import DirectFileField  # fields imports this module
+
+    # Only fields that ask for direct uploads: any other FileField (a public bucket's
+    # included) would otherwise take files its model's forms never offered to take.
+    if not isinstance(model_field, DirectFileField) or not isinstance(model_field.storage, MinioBackend):
+        raise UploadRefused(f"{label!r} is not a DirectFileField stored in a MinioBackend", 404)
     return model, model_field, model_field.storage
 
 
@@ -188,24 +196,55 @@ def load_ticket(request: HttpRequest, signed: str, label: str | None = None) -> 
     return ticket
 
 
-def sign_value(label: str, name: str) -> str:
-    """The value a form field accepts for a finalized upload of ``name`` to the field ``label``."""
-    return signing.dumps({"field": label, "name": name}, salt=VALUE_SALT)
+def sign_value(label: str, name: str, *, user: str = "", session: str = "", etag: str = "") -> str:
+    """The value a form field accepts for a finalized upload of ``name`` to the field ``label``.
+
+    It names the uploader (``user``, ``session`` as in tickets) and the stored
+    object's ``etag``: once the name holds another object, the value is void.
+    """
+    data = {"field": label, "name": name, "user": user, "session": session, "etag": etag}
+    return signing.dumps(data, salt=VALUE_SALT)
 
 
-def load_value(signed: str, label: str) -> str:
-    """The file name in a value from :func:`sign_value` for ``label``; ValueError if not genuine."""
+def load_value(signed: str, label: str, request: HttpRequest | None = None) -> str:
+    """The file name in a value from :func:`sign_value` for ``label``; ValueError if not genuine.
+
+    Not genuine: forged, expired, for another field, for another user or session
+    (checked when ``request`` is given), or the object under the name is no longer
+    the one uploaded (its ETag differs: deleted and the name taken again).
+    """
     try:
         data = signing.loads(signed, salt=VALUE_SALT, max_age=_ticket_age() * 2)
     except signing.BadSignature as exc:
         raise ValueError("the uploaded file's value is not valid or has expired") from exc
     if not isinstance(data, dict) or data.get("field") != label or not isinstance(data.get("name"), str):
         raise ValueError("the uploaded file's value is for another field")
-    return str(data["name"])
+    if not all(isinstance(data.get(k), str) for k in ("user", "session", "etag")):
+        raise ValueError("the uploaded file's value is not valid or has expired")
+    if request is not None and not (
+        hmac.compare_digest(data["user"], _user(request))
+        and hmac.compare_digest(data["session"], _session(request))
+    ):
+        raise ValueError("the uploaded file's value belongs to another user or session")
+    name = str(data["name"])
+    try:
+        _, _, storage = resolve_field(label)
+        etag = _etag(storage, name)
+    except (UploadRefused, S3Error) as exc:
+        raise ValueError("the uploaded file is no longer there") from exc
+    if not data["etag"] or not hmac.compare_digest(etag, data["etag"]):
+        raise ValueError("the uploaded file was replaced since it was uploaded")
+    return name
+
+
+def _etag(storage: MinioBackend, name: str) -> str:
+    return str(storage.client.stat_object(storage.bucket, storage.location_prefix + name).etag or "")
 
 
 def _matches(content_type: str, patterns: tuple[str, ...]) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(content_type, p.lower()) for p in patterns)
+    # On the parsed type without parameters: "image/*" must not match "image/png;,text/html".
+    main = content_type.partition(";")[0]
+    return not patterns or any(fnmatch.fnmatchcase(main, p.lower()) for p in patterns)
 
 
 @functools.lru_cache(maxsize=16)
@@ -233,7 +272,10 @@ def issue_ticket(
     upload; ask :func:`part_urls` for URLs). UploadRefused says why not.
     """
     model, model_field, storage = resolve_field(label)
-    content_type = (content_type or "application/octet-stream").lower()
+    try:
+        content_type = parse_content_type(content_type or "application/octet-stream")
+    except ContentTypeError as exc:
+        raise UploadRefused(str(exc)) from None
     if size < 0 or not filename:
         raise UploadRefused("a file name and a size are required")
     if isinstance(storage.config.sse, SseCustomerKey):
@@ -280,7 +322,10 @@ def issue_ticket(
         return {"ticket": ticket.sign(), "name": name, "post": _post(storage, ticket)}
     with _errors(storage, "start upload", name):
         upload_id = sdk.create_multipart_upload(
-            storage.client, storage.bucket, key, {"Content-Type": content_type}
+            storage.client,
+            storage.bucket,
+            key,
+            {"Content-Type": content_type, "Content-Disposition": QUARANTINE_DISPOSITION},
         )
     ticket = dataclasses.replace(ticket, upload_id=upload_id, part_size=part_size)
     return {"ticket": ticket.sign(), "name": name, "part_size": part_size, "parts": ticket.parts}
@@ -291,9 +336,16 @@ def _post(storage: MinioBackend, ticket: Ticket) -> dict[str, Any]:
     policy = PostPolicy(storage.bucket, datetime.now(timezone.utc) + _ticket_age())
     policy.add_equals_condition("key", ticket.key)
     policy.add_equals_condition("Content-Type", ticket.content_type)
+    policy.add_equals_condition("Content-Disposition", QUARANTINE_DISPOSITION)
     policy.add_content_length_range_condition(ticket.size, ticket.size)
     fields = browser_client(storage).presigned_post_policy(policy)
-    fields.update({"key": ticket.key, "Content-Type": ticket.content_type})
+    fields.update(
+        {
+            "key": ticket.key,
+            "Content-Type": ticket.content_type,
+            "Content-Disposition": QUARANTINE_DISPOSITION,
+        }
+    )
     return {"url": storage.signer.public_url("").rstrip("/"), "fields": fields}
 
 
@@ -361,16 +413,26 @@ def finalize(
     model, model_field, storage = resolve_field(ticket.field)
     from django.core.cache import cache
 
-    lock = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
-    if not cache.add(lock, 1, timeout=600):
-        raise UploadRefused("this upload is being finalized already", 409)
+    # One finalize per ticket, ever: a replayed POST must not become a second file.
+    # The cache entry stops replays where the cache is shared; the marker object on
+    # the server (create-only) stops them, and racing finalizes, across processes.
+    used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
+    if not cache.add(used, 1, timeout=int(_ticket_age().total_seconds()) * 2):
+        raise UploadRefused(ALREADY_FINALIZED, 409)
     try:
         with _errors(storage, "finalize upload", ticket.name):
-            if ticket.upload_id:
-                _complete(storage, ticket)
-            name = _verify_and_move(storage, model_field, ticket, sha256)
-    finally:
-        cache.delete(lock)
+            marker = _claim_ticket(storage, ticket)
+            try:
+                if ticket.upload_id:
+                    _complete(storage, ticket)
+                name = _verify_and_move(storage, model_field, ticket, sha256)
+            except BaseException:
+                if marker:
+                    upload._release_claim(storage.destination, _marker_key(ticket), marker)
+                raise
+    except BaseException:
+        cache.delete(used)  # not finalized: the browser may try again
+        raise
     try:
         manager.direct_upload_finalized(
             request=request,
@@ -387,7 +449,33 @@ def finalize(
     except BaseException:
         storage.delete(name)
         raise
-    return {"name": name, "size": ticket.size, "value": sign_value(ticket.field, name)}
+    with _errors(storage, "finalize upload", name):
+        etag = _etag(storage, name)  # after the hook, which may have rewritten the file
+    value = sign_value(ticket.field, name, user=ticket.user, session=ticket.session, etag=etag)
+    return {"name": name, "size": ticket.size, "value": value}
+
+
+def _marker_key(ticket: Ticket) -> str:
+    # Under the quarantine prefix, so the lifecycle rule removes it long after the ticket expired.
+    return f"{ticket.key}.finalized"
+
+
+def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
+    """Mark ``ticket`` finalized on the server, create-only; returns the marker's write token.
+
+    UploadRefused(409) when a marker is there already (an earlier or a concurrent
+    finalize). Returns "" on servers without conditional writes, where only the
+    cache guards the ticket.
+    """
+    dest = storage.destination
+    if not capabilities.create_only_is_conditional(storage.config.conditional_writes, dest):
+        return ""
+    token = uuid.uuid4().hex
+    try:
+        upload._conditional_put(dest, _marker_key(ticket), b"", {upload.WRITE_TOKEN_HEADER: token}, token)
+    except upload.NameTaken:
+        raise UploadRefused(ALREADY_FINALIZED, 409) from None
+    return token
 
 
 def _complete(storage: MinioBackend, ticket: Ticket) -> None:

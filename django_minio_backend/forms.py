@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from .direct import load_value
@@ -73,21 +74,25 @@ class DirectUploadField(forms.FileField):
     ``model_field`` names the model field the file is for, ``"app_label.Model.field"``
     (the ticket view asks the hooks about that field and uses its storage and
     ``upload_to``). The cleaned value of a direct upload is the stored file's
-    name; a model form assigns it without uploading anything again.
+    name; a model form assigns it without uploading anything again. Set
+    ``request`` (``form.fields[name].request = request``) to refuse values
+    finalized by another user or session.
     """
 
     widget = DirectUploadWidget
 
-    def __init__(self, *, model_field: str, **kwargs: Any) -> None:
+    def __init__(self, *, model_field: str, request: HttpRequest | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_field = model_field
+        # With the request, a value is accepted only from the user and session that uploaded it.
+        self.request = request
         if isinstance(self.widget, DirectUploadWidget):
             self.widget.model_field = model_field
 
     def to_python(self, data: Any) -> Any:
         if isinstance(data, DirectValue):
             try:
-                return load_value(data.signed, self.model_field)
+                return load_value(data.signed, self.model_field, self.request)
             except ValueError as exc:
                 raise ValidationError(str(exc), code="invalid") from exc
         return super().to_python(data)

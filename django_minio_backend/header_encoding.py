@@ -20,9 +20,14 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from .content_types import ContentTypeError, parse_content_type
+
 __all__ = ["HeaderValueError", "content_disposition", "encode_headers", "encoded_word"]
 
 META_PREFIX = "x-amz-meta-"
+# Headers that turn an upload into a server-side copy of another object (any the
+# credentials can read) or change what a copy keeps: never an upload's own header.
+COPY_HEADER_PREFIXES = ("x-amz-copy-source", "x-amz-metadata-directive")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 # One parameter of a Content-Disposition value: name = token or "quoted string".
 _PARAM = re.compile(r'\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*?)\s*(?:;|$)')
@@ -93,7 +98,9 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
     Encodes non-ASCII ``Content-Disposition`` file names (RFC 5987) and
     ``x-amz-meta-*`` values (RFC 2047); raises HeaderValueError, naming the header,
     for a name that is not an HTTP token, a value with a line break or control
-    character, and non-ASCII anywhere else.
+    character, non-ASCII anywhere else, a Content-Type that is not one plain
+    ``type/subtype`` and the copy headers (``x-amz-copy-source*``,
+    ``x-amz-metadata-directive``).
     """
     result: dict[str, str] = {}
     for name, value in headers.items():
@@ -108,6 +115,13 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
                 f"upload header {name!r}: value {value!r} contains a line break or control character"
             )
         lower = name.lower()
+        if lower.startswith(COPY_HEADER_PREFIXES):
+            raise HeaderValueError(f"upload header {name!r} is not allowed: it makes the upload a copy")
+        if lower == "content-type":
+            try:
+                parse_content_type(value)
+            except ContentTypeError as exc:
+                raise HeaderValueError(f"upload header {name!r}: {exc}") from None
         if value.isascii():
             result[name] = value
         elif lower == "content-disposition":

@@ -116,8 +116,9 @@ def direct_upload_rules(
     to say no, or the limits (``max_size``, ``content_types`` patterns such as
     ``"image/*"``, ``key_prefix`` put before the field's own name). Return None
     to have no opinion; the first non-None answer wins, and with no answer at all
-    the upload is refused. Built-in (trylast): authenticated users may upload up
-    to ``MINIO_DIRECT_UPLOAD_MAX_SIZE`` bytes of any type.
+    the upload is refused. Built-in (trylast): authenticated users with the
+    model's add or change permission may upload up to
+    ``MINIO_DIRECT_UPLOAD_MAX_SIZE`` bytes of any type.
     """
 
 

@@ -5,29 +5,47 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .conf import global_setting
+
 # Statements this package writes carry a Sid with this prefix, so that they can be
 # told from grants that operators made outside Django (which are kept).
 OUR_SID_PREFIX = "DjangoMinioBackend"
 
 
-def public_read_policy(bucket_name: str) -> dict[str, Any]:
-    """Anyone may read objects; nobody anonymous may list or write.
+def public_read_policy(bucket_name: str, quarantine: str | None = None) -> dict[str, Any]:
+    """Anyone may read objects, except direct uploads in quarantine; nobody anonymous may list or write.
 
     Listing is left out on purpose: a public bucket shares its files, not the
     names of all of them. Grant ``s3:ListBucket`` with a policy hook if needed.
+    ``quarantine`` (default: ``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX``) is denied
+    at the bucket's root and under any location: those objects are not checked yet.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    if quarantine is None:
+        quarantine = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX"))
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": OUR_SID_PREFIX + "PublicRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket_name}/*"],
+        }
+    ]
+    if quarantine.strip("/"):
+        prefix = quarantine.strip("/")
+        statements.append(
             {
-                "Sid": OUR_SID_PREFIX + "PublicRead",
-                "Effect": "Allow",
+                "Sid": OUR_SID_PREFIX + "QuarantinePrivate",
+                "Effect": "Deny",
                 "Principal": {"AWS": ["*"]},
                 "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket_name}/*"],
+                "Resource": [
+                    f"arn:aws:s3:::{bucket_name}/{prefix}/*",
+                    f"arn:aws:s3:::{bucket_name}/*/{prefix}/*",
+                ],
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 SET_KEYS = frozenset({"Action", "NotAction", "Resource", "NotResource", "AWS"})

@@ -90,10 +90,33 @@ def test_the_plugin_can_be_disabled(
         ("text/plain", False),
         ("image/png", False),
         ("application/octet-stream", False),
-        (None, False),
+        (None, True),
+        ("", True),
+        ("unknown/unknown", True),
+        ("application/unknown", True),
+        ("*/*", True),
+        ("text/plain;,text/html", True),
+        ("image/png, text/html", True),
     ],
 )
 def test_active_types_are_recognised_with_parameters_and_any_case(
     content_type: str | None, active: bool
 ) -> None:
     assert is_active(content_type) is active
+
+
+@pytest.mark.parametrize("declared", ["text/plain, text/html", "image/png;,text/html", "*/*", "text/ht ml"])
+def test_save_refuses_a_declared_type_that_is_not_one_plain_type(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio, declared: str
+) -> None:
+    with pytest.raises(ValueError, match="Content-Type"):
+        make_storage(bucket).save("cat.png", SimpleUploadedFile("cat.png", SCRIPT, content_type=declared))
+    assert not list(raw_client.list_objects(bucket))
+
+
+@pytest.mark.parametrize("declared", ["unknown/unknown", "application/unknown"])
+def test_upload_declaring_a_type_browsers_sniff_is_a_download(
+    public_storage: MinioBackend, declared: str
+) -> None:
+    saved = public_storage.save("cat.png", SimpleUploadedFile("cat.png", SCRIPT, content_type=declared))
+    assert http.request("GET", public_storage.url(saved)).headers["Content-Disposition"] == "attachment"

@@ -30,13 +30,14 @@ from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from django_minio_backend import direct, hookimpl, manager, sdk
+from django_minio_backend import MinioBackend, direct, hookimpl, manager, sdk
 from django_minio_backend.buckets import CORS_RULE_ID, QUARANTINE_RULE_ID
 from django_minio_backend.direct import UploadRefused, UploadRejected, UploadRules
 
 BUCKET = "dmb-test-private"
 FIELD = "testapp.DirectAttachment.file"
 PART = 5 * 1024 * 1024  # S3's smallest part
+ALL_PERMS = ("testapp.add_directattachment", "testapp.change_directattachment")
 http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=60))
 
 
@@ -46,12 +47,21 @@ def settings_5mib(s3_settings: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def fake_request(user: str = "7", session: str = "session-a") -> Any:
-    """A request of an authenticated user with a session, no database needed."""
+def fake_request(user: str = "7", session: str = "session-a", perms: tuple[str, ...] = ALL_PERMS) -> Any:
+    """A request of an authenticated user (with ``perms``) with a session, no database needed."""
     request = RequestFactory().post("/")
-    request.user = SimpleNamespace(pk=user, is_authenticated=True)
+    request.user = SimpleNamespace(pk=user, is_authenticated=True, has_perm=lambda perm: perm in perms)
     request.session = SimpleNamespace(session_key=session)
     return request
+
+
+def uploader(django_user_model: Any, username: str) -> Any:
+    """A user who may add DirectAttachments (what the built-in rules ask for)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username, password="x")
+    user.user_permissions.add(Permission.objects.get(codename="add_directattachment"))
+    return user
 
 
 def unique(suffix: str = ".bin") -> str:
@@ -109,7 +119,7 @@ def test_small_file_goes_by_presigned_post_and_lands_byte_exact_under_its_final_
     s3_settings: dict[str, Any], raw_client: Minio, django_user_model: Any
 ) -> None:
     client = Client()
-    client.force_login(django_user_model.objects.create_user("poster", password="x"))
+    client.force_login(uploader(django_user_model, "poster"))
     data = os.urandom(300_000)
     filename = unique(".txt")
     response = client.post(
@@ -225,6 +235,26 @@ def test_anonymous_users_get_no_ticket(s3_settings: dict[str, Any]) -> None:
     assert response.json() == {"error": "log in to upload files"}
 
 
+@pytest.mark.hook("direct_upload_rules")
+def test_users_without_add_or_change_permission_get_no_ticket(s3_settings: dict[str, Any]) -> None:
+    with pytest.raises(UploadRefused, match="may not add or change") as refused:
+        direct.issue_ticket(
+            fake_request(perms=("testapp.view_directattachment",)), FIELD, unique(), 1, "text/plain"
+        )
+    assert refused.value.status == 403
+    for perm in ALL_PERMS:
+        assert direct.issue_ticket(fake_request(perms=(perm,)), FIELD, unique(), 1, "text/plain")["ticket"]
+
+
+@pytest.mark.parametrize("label", ["testapp.PublicAttachment.file", "testapp.PrivateAttachment.file"])
+def test_plain_file_fields_get_no_ticket(s3_settings: dict[str, Any], label: str) -> None:
+    with pytest.raises(UploadRefused, match="not a DirectFileField") as refused:
+        direct.issue_ticket(
+            fake_request(perms=("testapp.add_publicattachment",)), label, unique(), 1, "text/plain"
+        )
+    assert refused.value.status == 404
+
+
 def test_larger_file_than_announced_is_refused_by_the_server(
     s3_settings: dict[str, Any], raw_client: Minio
 ) -> None:
@@ -265,6 +295,97 @@ def test_wrong_content_type_is_refused_by_the_rules_and_by_the_server(
     response = post_file(answer, b"0123456789", content_type="text/html")
     assert response.status == 403 and b"Policy" in response.data
     assert not quarantine_exists(raw_client, answer["ticket"])
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "text/plain, text/xml",
+        "image/png;,text/html",
+        "*/*",
+        "image/*",
+        "text/html\r\nX: y",
+        "text/html\x00",
+        "téxt/plain",
+    ],
+)
+def test_ticket_refuses_a_declared_type_that_is_not_one_plain_type(
+    s3_settings: dict[str, Any], declared: str
+) -> None:
+    with pytest.raises(UploadRefused, match="not one plain type/subtype") as refused:
+        direct.issue_ticket(fake_request(), FIELD, unique(".png"), 10, declared)
+    assert refused.value.status == 400
+
+
+def test_ticket_keeps_only_the_type_and_its_charset(s3_settings: dict[str, Any]) -> None:
+    answer = direct.issue_ticket(fake_request(), FIELD, unique(), 10, " Text/Plain ; q=1; Charset=UTF-8")
+    assert ticket_data(answer["ticket"])["content_type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("declared", ["unknown/unknown", "application/unknown", "text/html"])
+def test_finalized_upload_of_a_type_browsers_sniff_or_run_is_a_download(
+    s3_settings: dict[str, Any], raw_client: Minio, declared: str
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".png"), 10, declared)
+    assert post_file(answer, b"<script>1;").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    stat = raw_client.stat_object(BUCKET, name)
+    assert stat.metadata["Content-Disposition"] == "attachment"
+    assert stat.content_type == declared
+
+
+def test_quarantine_object_is_pinned_as_a_download_by_the_post_policy(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    answer = direct.issue_ticket(fake_request(), FIELD, unique(".html"), 10, "text/html")
+    fields = {**answer["post"]["fields"], "Content-Disposition": "inline"}
+    inline = http.request(
+        "POST", answer["post"]["url"], fields={**fields, "file": ("f", b"<script>1;", "text/html")}
+    )
+    assert inline.status == 403 and b"Policy" in inline.data
+    without = {k: v for k, v in answer["post"]["fields"].items() if k != "Content-Disposition"}
+    bare = http.request(
+        "POST", answer["post"]["url"], fields={**without, "file": ("f", b"<script>1;", "text/html")}
+    )
+    assert bare.status == 403
+    assert post_file(answer, b"<script>1;").status == 204
+    key = ticket_data(answer["ticket"])["key"]
+    assert raw_client.stat_object(BUCKET, key).metadata["Content-Disposition"] == "attachment"
+
+
+def test_multipart_quarantine_object_is_created_as_a_download(settings_5mib: None, raw_client: Minio) -> None:
+    request = fake_request()
+    data = os.urandom(PART + 10)
+    answer = direct.issue_ticket(request, FIELD, unique(".html"), len(data), "text/html")
+    put_parts(direct.part_urls(request, answer["ticket"], FIELD)["urls"], data, [1, 2])
+    ticket = direct.Ticket(**ticket_data(answer["ticket"]))
+    storage = direct.resolve_field(FIELD)[2]
+    direct._complete(storage, ticket)
+    assert raw_client.stat_object(BUCKET, ticket.key).metadata["Content-Disposition"] == "attachment"
+
+
+def test_finalized_passive_file_loses_the_quarantine_disposition(
+    s3_settings: dict[str, Any], raw_client: Minio
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 10, "text/plain")
+    assert post_file(answer, b"0123456789").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    assert "Content-Disposition" not in raw_client.stat_object(BUCKET, name).metadata
+
+
+@pytest.mark.parametrize("location", ["", "media/"])
+def test_quarantine_of_a_public_bucket_is_not_readable_anonymously(
+    public_storage: MinioBackend, raw_client: Minio, location: str
+) -> None:
+    bucket = public_storage.bucket
+    quarantined = f"{location}dmb-quarantine/{uuid.uuid4().hex}"
+    for key in (quarantined, f"{location}shared.html"):
+        raw_client.put_object(bucket, key, io.BytesIO(b"<script>1;"), 10, content_type="text/html")
+    base = public_storage.url("x").rsplit("/x", 1)[0]
+    assert http.request("GET", f"{base}/{location}shared.html").status == 200
+    assert http.request("GET", f"{base}/{quarantined}").status == 403
 
 
 def test_finalize_of_an_object_that_is_not_there_is_refused(settings_5mib: None) -> None:
@@ -352,8 +473,66 @@ def test_second_finalize_of_one_ticket_is_refused(s3_settings: dict[str, Any]) -
     answer = direct.issue_ticket(request, FIELD, unique(), 3, "text/plain")
     assert post_file(answer, b"abc").status == 204
     direct.finalize(request, answer["ticket"], FIELD)
-    with pytest.raises(UploadRefused, match="no uploaded file"):
+    with pytest.raises(UploadRefused, match="finalized already") as refused:
         direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 409
+
+
+@pytest.mark.parametrize("shared_cache", [True, False])
+def test_replayed_post_after_finalize_makes_no_second_file(
+    s3_settings: dict[str, Any], raw_client: Minio, shared_cache: bool
+) -> None:
+    from django.core.cache import cache
+
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    if not shared_cache:
+        cache.clear()  # another process, with its own cache
+    assert post_file(answer, b"abc").status == 204  # the presigned POST is still valid
+    with pytest.raises(UploadRefused, match="finalized already") as refused:
+        direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 409
+    stem = name.rsplit(".", 1)[0]
+    assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == [name]
+
+
+@pytest.mark.parametrize("size", [3, PART + 1])
+def test_racing_finalizes_of_one_ticket_without_a_shared_cache_make_one_file(
+    settings_5mib: None, raw_client: Minio, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    from django.core.cache import cache
+
+    # Every finalize as if in its own process (threads each get their own cache object: patch the class).
+    monkeypatch.setattr(type(cache._connections[cache._alias]), "add", lambda *args, **kwargs: True)
+    request = fake_request()
+    data = os.urandom(size)
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), size, "text/plain")
+    if "post" in answer:
+        assert post_file(answer, data).status == 204
+    else:
+        put_parts(direct.part_urls(request, answer["ticket"], FIELD)["urls"], data, [1, 2])
+    outcomes: list[Any] = [None] * 4
+    barrier = threading.Barrier(len(outcomes))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = direct.finalize(request, answer["ticket"], FIELD)["name"]
+        except UploadRefused as exc:
+            outcomes[index] = exc.status
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(outcomes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = [o for o in outcomes if isinstance(o, str)]
+    assert len(names) == 1 and sorted(o for o in outcomes if not isinstance(o, str)) == [409] * 3, outcomes
+    stem = names[0].rsplit(".", 1)[0]
+    assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == names
+    assert stored(raw_client, names[0]) == data
 
 
 @pytest.mark.hook("direct_upload_finalized")
@@ -384,7 +563,7 @@ def test_plugin_rejecting_the_file_deletes_it(s3_settings: dict[str, Any], raw_c
 @pytest.mark.django_db
 def test_views_enforce_csrf(s3_settings: dict[str, Any], django_user_model: Any) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_user("csrf", password="x"))
+    client.force_login(uploader(django_user_model, "csrf"))
     response = client.post(
         "/minio/upload/ticket/",
         {"field": FIELD, "name": "a.txt", "size": 1, "content_type": "text/plain"},
@@ -435,6 +614,34 @@ def test_model_form_takes_the_signed_value_instead_of_a_file(
 
     for forged in (value[:-2] + "xx", direct.sign_value("testapp.PrivateAttachment.file", answer["name"])):
         assert not AttachmentForm(data={"file__direct": forged}, files={}).is_valid()
+
+
+def finalized_value(request: Any, filename: str, data: bytes) -> dict[str, Any]:
+    answer = direct.issue_ticket(request, FIELD, filename, len(data), "text/plain")
+    assert post_file(answer, data).status == 204
+    return direct.finalize(request, answer["ticket"], FIELD)
+
+
+def test_value_is_void_once_its_name_holds_another_users_file(s3_settings: dict[str, Any]) -> None:
+    filename = unique(".txt")
+    first = finalized_value(fake_request(user="1"), filename, b"alice")
+    assert direct.load_value(first["value"], FIELD) == first["name"]
+    direct.resolve_field(FIELD)[2].delete(first["name"])
+    second = finalized_value(fake_request(user="2"), filename, b"bob")
+    assert second["name"] == first["name"]  # the freed name is given again
+    with pytest.raises(ValueError, match="replaced"):
+        direct.load_value(first["value"], FIELD)
+    assert direct.load_value(second["value"], FIELD) == second["name"]
+
+
+@pytest.mark.parametrize("other", [fake_request(user="8"), fake_request(session="session-b")])
+def test_value_of_another_user_or_session_is_refused_when_the_request_is_known(
+    s3_settings: dict[str, Any], other: Any
+) -> None:
+    done = finalized_value(fake_request(), unique(".txt"), b"hello")
+    assert direct.load_value(done["value"], FIELD, fake_request()) == done["name"]
+    with pytest.raises(ValueError, match="another user or session"):
+        direct.load_value(done["value"], FIELD, other)
 
 
 # -- buckets: quarantine expiry and CORS ----------------------------------------------

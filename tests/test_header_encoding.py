@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from email.header import decode_header, make_header
 from urllib.parse import unquote
@@ -74,3 +75,28 @@ def test_unsendable_header_fails_naming_it_not_the_credentials(
     storage = make_storage(bucket, cache_control="max-âge=60")
     with pytest.raises(HeaderValueError, match="Cache-Control"):
         storage.save("a.txt", ContentFile(b"x"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x-amz-copy-source",
+        "X-Amz-Copy-Source-Range",
+        "x-amz-copy-source-if-match",
+        "x-amz-metadata-directive",
+    ],
+)
+def test_copy_headers_are_refused_naming_them(name: str) -> None:
+    with pytest.raises(HeaderValueError, match=name):
+        encode_headers({name: "/other-bucket/secret.txt"})
+
+
+@pytest.mark.parametrize("option", ["extra_headers", "headers", "metadata"])
+def test_storage_option_asking_for_a_copy_is_refused_and_copies_nothing(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio, option: str
+) -> None:
+    raw_client.put_object(bucket, "secret.txt", io.BytesIO(b"secret"), 6)
+    storage = make_storage(bucket, **{option: {"x-amz-copy-source": f"/{bucket}/secret.txt"}})
+    with pytest.raises(HeaderValueError, match=r"(?i)x-amz-copy-source"):
+        storage.save("mine.txt", ContentFile(b"x"))
+    assert [o.object_name for o in raw_client.list_objects(bucket)] == ["secret.txt"]

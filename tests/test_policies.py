@@ -17,10 +17,16 @@ def test_server_normalised_policy_equals_the_one_set() -> None:
                 "Principal": {"AWS": ["*"]},
                 "Action": "s3:GetObject",
                 "Resource": "arn:aws:s3:::b/*",
-            }
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": ["arn:aws:s3:::b/*/q/*", "arn:aws:s3:::b/q/*"],
+            },
         ],
     }
-    assert policies_equal(public_read_policy("b"), json.dumps(echoed) + "\n")
+    assert policies_equal(public_read_policy("b", quarantine="q/"), json.dumps(echoed) + "\n")
 
 
 def test_principal_star_and_condition_scalars_are_normalised() -> None:

@@ -42,13 +42,23 @@ ACTIVE_TYPES = frozenset(
         "text/x-component",
     }
 )
+# Types that tell a browser nothing, so it sniffs the bytes (and may find HTML).
+SNIFFED_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
 
 
 def is_active(content_type: str | None) -> bool:
     """Whether a browser may run script from a document of ``content_type``."""
+    if content_type is not None and "," in content_type:
+        return True  # a list: browsers may pick any of its types (text/plain;,text/html)
     main = (content_type or "").split(";", 1)[0].strip().lower()
     subtype = main.partition("/")[2]
-    return main in ACTIVE_TYPES or subtype.endswith("+xml") or "html" in subtype or "script" in subtype
+    return (
+        main in ACTIVE_TYPES
+        or main in SNIFFED_TYPES
+        or subtype.endswith("+xml")
+        or "html" in subtype
+        or "script" in subtype
+    )
 
 
 @hookimpl(trylast=True)
@@ -60,6 +70,6 @@ def object_parameters(name: str, content: Any, storage: MinioBackend) -> dict[st
     # The type the object will be stored with (the upload's own claim included: a
     # browser may declare text/html for "cat.png").
     content_type = content_type_guess(name=name, content=content, storage=storage)
-    if not is_active(content_type):
+    if content_type is None or not is_active(content_type):  # None: stored as application/octet-stream
         return None
     return {"Content-Type": str(content_type), "Content-Disposition": "attachment"}
