@@ -480,18 +480,26 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         config = self.config
         expiry = min(config.url_expiry_hours if expire is None else expire, MAX_URL_EXPIRY)
         overrides = _response_params(response_headers)
-        if not config.url_caching_enabled:
+        if not config.url_caching_enabled or self.signer.provider is not None:
+            # Keys from a provider rotate and end a URL's validity with them: never cached.
             return self._presign(key, expiry, overrides)[0]
         from django.core.cache import cache
 
         cache_key = _url_cache_key(config, self.signer, key, expiry, overrides)
         url: str | None = cache.get(cache_key)
         if url is None:
-            url, valid_until = self._presign(key, expiry, overrides)
-            remaining = (valid_until - datetime.now(timezone.utc)).total_seconds() - URL_CACHE_MARGIN
-            timeout = config.url_cache_timeout or 0.8 * expiry.total_seconds()
-            if remaining > 0:
-                cache.set(cache_key, url, timeout=int(min(timeout, remaining)))
+            # Signed for the cache's time on top of the expiry, so a URL served from the cache
+            # still has ``expiry`` to live; near the 7 days S3 allows, what is left of them.
+            keep = min(
+                config.url_cache_timeout or 0.8 * expiry.total_seconds(), 0.8 * MAX_URL_EXPIRY.total_seconds()
+            )
+            signed = min(expiry + timedelta(seconds=keep), MAX_URL_EXPIRY)
+            promised = min(expiry, signed - timedelta(seconds=keep))
+            url, valid_until = self._presign(key, signed, overrides)
+            now = datetime.now(timezone.utc)
+            timeout = (valid_until - now - promised).total_seconds() - URL_CACHE_MARGIN
+            if timeout > 0:
+                cache.set(cache_key, url, timeout=int(timeout))
         return url
 
     def _presign(self, key: str, expiry: timedelta, overrides: dict[str, str]) -> tuple[str, datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -214,3 +215,38 @@ def test_is_minio_available_reports_an_unusable_configuration_instead_of_raising
     status = make_storage(bucket, multipart_part_size=1024).is_minio_available()
     assert not status
     assert "MINIO_MULTIPART_PART_SIZE" in status.details
+
+
+def test_cached_url_still_lives_the_requested_expiry_when_served(storage: MinioBackend) -> None:
+    """Red-team finding: a cached URL used to be served with less than ``expire`` left."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.core.cache import cache
+    from django.test import override_settings
+
+    with override_settings(
+        MINIO_URL_CACHING_ENABLED=True,
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "life"}},
+    ):
+        cache.clear()
+        url = storage.url("life.txt", expire=timedelta(seconds=300))
+        query = parse_qs(urlsplit(url).query)
+        assert int(query["X-Amz-Expires"][0]) >= 300 + 240  # signed for the cache's time on top
+        (key,) = list(cache._expire_info)
+        # Served until its entry expires, it still has at least the 300 s asked for.
+        assert int(query["X-Amz-Expires"][0]) - (cache._expire_info[key] - time.time()) >= 300
+
+
+def test_urls_signed_with_provider_keys_are_never_cached(bucket: str, make_storage) -> None:
+    from django.core.cache import cache
+    from django.test import override_settings
+    from minio.credentials import StaticProvider
+
+    storage = make_storage(bucket, credentials_provider=StaticProvider("k", "s", "t"))
+    with override_settings(
+        MINIO_URL_CACHING_ENABLED=True,
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "prov"}},
+    ):
+        cache.clear()
+        storage.url("p.txt")
+        assert list(cache._expire_info) == []
