@@ -326,8 +326,10 @@ SETTINGS: tuple[Setting, ...] = (
         "MINIO_URL_CACHE_TIMEOUT",
         None,
         (
-            "Seconds a cached URL is kept; `None` is 80% of the URL lifetime. Never longer than the signature"
-            " is valid."
+            "Seconds a cached URL is kept; `None` is 80% of the URL lifetime. Cached URLs are signed for "
+            "that much longer, so one served from the cache still lives the requested expiry (near the "
+            "7-day cap, what is left of 7 days). URLs signed with `MINIO_CREDENTIALS_PROVIDER` keys are "
+            "never cached."
         ),
     ),
     Setting(

@@ -306,3 +306,23 @@ def test_initialize_buckets_writes_other_lifecycle_rules_back_exactly_as_the_ser
     assert {"big-logs", LIFECYCLE_RULE_ID} <= set(after)
     assert buckets._canonical(after["big-logs"]) == buckets._canonical(before[0])
     assert after["big-logs"].find("Filter/And/ObjectSizeGreaterThan").text == "1048576"
+
+
+def test_capabilities_command_prints_what_the_server_honours(
+    bucket: str, raw_client: Minio, settings, no_conditional: NoConditionalProxy
+) -> None:
+    settings.MINIO_PRIVATE_BUCKETS = [bucket]
+    settings.MINIO_PUBLIC_BUCKETS = []
+    out = StringIO()
+    call_command("minio_capabilities", "--bucket", bucket, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any(line.split()[:4] == ["conditional", "PUT", "(If-None-Match)", "yes"] for line in lines), lines
+    assert any("lifecycle rules" in line and " yes " in f"{line} " for line in lines), lines
+    assert list(raw_client.list_objects(bucket, recursive=True)) == []  # scratch keys removed
+    settings.MINIO_ENDPOINT = no_conditional.endpoint
+    out = StringIO()
+    call_command("minio_capabilities", "--bucket", bucket, stdout=out)
+    assert any(
+        line.split()[:4] == ["conditional", "PUT", "(If-None-Match)", "NO"]
+        for line in out.getvalue().splitlines()
+    )
