@@ -134,7 +134,8 @@ def test_bucket_no_model_uses_is_untouched_unless_named(
     orphans_bucket: str, bucket: str, raw_client: Minio
 ) -> None:
     put(raw_client, bucket, "one.txt", "two/three.txt")
-    put(raw_client, orphans_bucket, "orphan.txt")
+    put(raw_client, orphans_bucket, "orphan.txt", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
 
     # A dry run over every bucket: the bucket of no model is not even listed.
     everything = run("--dry-run")
@@ -185,7 +186,8 @@ def test_s3_error_exits_non_zero_naming_the_bucket(orphans_bucket: str) -> None:
 def test_refused_delete_is_reported_and_exits_non_zero(
     orphans_bucket: str, raw_client: Minio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    put(raw_client, orphans_bucket, "held.txt", "loose.txt")
+    put(raw_client, orphans_bucket, "held.txt", "loose.txt", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
     remove_objects = orphans_storage.client.remove_objects
 
     def refuse_first(bucket: str, objects: Iterator[DeleteObject]) -> Iterator[DeleteError]:
@@ -206,9 +208,9 @@ def test_refused_delete_is_reported_and_exits_non_zero(
     output = out.getvalue()
     assert f"error: {orphans_bucket}/held.txt: AccessDenied Access Denied." in output
     assert summary(output) == (
-        "2 objects scanned, 2 orphaned, 1 deleted, 0 missing references (1 delete errors)"
+        "3 objects scanned, 2 orphaned, 1 deleted, 0 missing references (1 delete errors)"
     )
-    assert keys(raw_client, orphans_bucket) == {"held.txt"}
+    assert keys(raw_client, orphans_bucket) == {"held.txt", "docs/kept.txt"}
 
 
 def test_rows_are_read_once_and_the_listing_streams_into_batched_deletes(
@@ -250,8 +252,9 @@ def test_rows_are_read_once_and_the_listing_streams_into_batched_deletes(
         output = run("--bucket", orphans_bucket)
 
     assert summary(output) == "2500 objects scanned, 2000 orphaned, 2000 deleted, 0 missing references"
-    # One query per file field of the bucket, all before the listing starts ...
-    assert lookups == [0, 0, 0, 0]
+    # Whether any row names a file (Document.file's do), then one query per file field of the
+    # bucket, all before the listing starts ...
+    assert lookups == [0, 0, 0, 0, 0]
     # ... and the orphans go as soon as a batch is full, while the listing is still being read:
     # 1000 orphans are found among the first 1250 objects (every fifth is referenced).
     assert BATCH_SIZE == 1000
