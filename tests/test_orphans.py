@@ -16,7 +16,9 @@ from minio import Minio
 from minio.deleteobjects import DeleteError, DeleteObject
 
 from django_minio_backend import MinioBackend
-from django_minio_backend.orphans import BATCH_SIZE
+from django_minio_backend.buckets import quarantine_prefix
+from django_minio_backend.conf import global_setting
+from django_minio_backend.orphans import BATCH_SIZE, DEFAULT_MIN_AGE
 from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, free_port
 from tests.faultproxy import FaultProxy
 from tests.orphanapp.models import (
@@ -28,6 +30,7 @@ from tests.orphanapp.models import (
     Photo,
     orphans_storage,
 )
+from tests.testapp.models import DefaultStorageAttachment
 
 pytestmark = pytest.mark.django_db
 
@@ -475,3 +478,99 @@ def test_bucket_of_the_same_name_on_another_server_is_scanned_on_its_own(
         assert keys(other, orphans_bucket) == {"photos/p.jpg"}
     finally:
         drop_bucket(other, orphans_bucket)
+
+
+def media_and_static_aliases(settings: Any, bucket: str, static_location: str) -> None:
+    """The default alias (DefaultStorageAttachment.file stores through it) and a plain one, one bucket."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket},
+        },
+        "static": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket, "location": static_location},
+        },
+    }
+
+
+def test_files_of_another_alias_located_in_a_model_bucket_are_never_judged(
+    bucket: str, raw_client: Minio, settings: Any
+) -> None:
+    media_and_static_aliases(settings, bucket, "static")
+    put(raw_client, bucket, "static/css/site.css", "docs/kept.txt", "stray.bin")
+    DefaultStorageAttachment.objects.create(file="docs/kept.txt")
+
+    output = run("--bucket", bucket)
+
+    assert "static/" not in output
+    assert summary(output) == "2 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+    assert keys(raw_client, bucket) == {"static/css/site.css", "docs/kept.txt"}
+
+
+def test_alias_sharing_the_scanned_prefix_refuses_naming_both_storages(
+    bucket: str, raw_client: Minio, settings: Any
+) -> None:
+    media_and_static_aliases(settings, bucket, "")
+    put(raw_client, bucket, "css/site.css", "docs/kept.txt")
+    DefaultStorageAttachment.objects.create(file="docs/kept.txt")
+
+    with pytest.raises(CommandError, match=r"STORAGES\['static'\].*testapp.DefaultStorageAttachment.file"):
+        run("--bucket", bucket, "--dry-run")
+    with pytest.raises(CommandError, match=r"STORAGES\['static'\]"):
+        run("--bucket", bucket)
+
+    assert keys(raw_client, bucket) == {"css/site.css", "docs/kept.txt"}
+
+
+def test_bucket_whose_tables_are_empty_is_refused_unless_allowed(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    put(raw_client, orphans_bucket, "docs/a.txt", "photos/p.jpg")
+
+    with pytest.raises(CommandError, match=r"Wrong DATABASES\?.*--allow-empty-tables"):
+        run("--bucket", orphans_bucket)
+    assert keys(raw_client, orphans_bucket) == {"docs/a.txt", "photos/p.jpg"}
+
+    output = run("--bucket", orphans_bucket, "--allow-empty-tables")
+    assert summary(output) == "2 objects scanned, 2 orphaned, 2 deleted, 0 missing references"
+    assert keys(raw_client, orphans_bucket) == set()
+
+
+def test_empty_tables_and_a_bucket_with_nothing_to_judge_is_no_refusal(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    put(raw_client, orphans_bucket, "docs/new.txt")
+
+    output = run("--bucket", orphans_bucket, min_age="60")
+
+    assert summary(output).endswith("(1 too recent to judge)")
+    assert keys(raw_client, orphans_bucket) == {"docs/new.txt"}
+
+
+def test_direct_upload_quarantine_is_never_judged(orphans_bucket: str, raw_client: Minio) -> None:
+    waiting = f"{quarantine_prefix(orphans_storage)}ticket-1/report.pdf"
+    put(raw_client, orphans_bucket, waiting, "docs/kept.txt", "docs/lost.txt")
+    Document.objects.create(file="docs/kept.txt")
+
+    output = run("--bucket", orphans_bucket)
+
+    assert summary(output) == "2 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+    assert keys(raw_client, orphans_bucket) == {waiting, "docs/kept.txt"}
+
+
+def test_default_min_age_outlives_a_direct_upload_value_and_keeps_todays_objects(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    # A finalized direct upload gets its row when the form is saved, up to twice the ticket age later.
+    value_lifetime = 2 * global_setting("MINIO_DIRECT_UPLOAD_TICKET_AGE")
+    assert value_lifetime < DEFAULT_MIN_AGE
+    put(raw_client, orphans_bucket, "direct/finalized.pdf", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
+    out = StringIO()
+
+    call_command("clean_orphaned_minio_files", "--bucket", orphans_bucket, stdout=out)
+
+    assert summary(out.getvalue()).endswith("(2 too recent to judge)")
+    assert keys(raw_client, orphans_bucket) == {"direct/finalized.pdf", "docs/kept.txt"}
