@@ -53,6 +53,7 @@ from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
 from .buckets import quarantine_prefix
+from .conf import default_storage_name
 from .discovery import Alias, declared_buckets, minio_aliases, model_file_fields
 from .exceptions import NOT_FOUND_CODES, s3_errors
 from .names import clean_name
@@ -362,10 +363,12 @@ def _storage_for_unused(name: str) -> MinioBackend:
 
 
 def _stores_fields(alias: Alias, field_storages: Sequence[MinioBackend]) -> bool:
-    """Whether a field stores through ``alias``: its storage (``default_storage`` too) or ``storage_name``."""
+    """Whether a field stores through ``alias``: its storage (``default_storage`` too), or one built
+    from its OPTIONS (``storage_name``, by default ``"default"`` as in upstream 4.x)."""
     storage = alias.storage
     for used in field_storages:
-        if getattr(used, "_wrapped", used) is storage or used._options.get("storage_name") == alias.name:
+        built_from = used._options.get("storage_name") or default_storage_name(static=used.is_static)
+        if getattr(used, "_wrapped", used) is storage or built_from == alias.name:
             return True
     return False
 
