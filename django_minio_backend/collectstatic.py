@@ -83,6 +83,42 @@ def clear(storage: MinioBackend, path: str = "", *, dry_run: bool = False) -> li
     return names
 
 
+def _same_bucket(a: MinioBackend, b: MinioBackend) -> bool:
+    """Whether ``a`` and ``b`` may reach one bucket: same name, and endpoints not told apart."""
+    from .orphans import _server_address  # the orphan clean-up's notion of "one server"
+
+    if a.bucket != b.bucket:
+        return False
+    if a.config.endpoint == b.config.endpoint:
+        return True
+    (addresses_a, port_a), (addresses_b, port_b) = _server_address(a), _server_address(b)
+    # An endpoint that does not resolve cannot be told apart: counting it as the same keeps its files.
+    return not (addresses_a and addresses_b) or (port_a == port_b and bool(addresses_a & addresses_b))
+
+
+def other_storages_inside(storage: MinioBackend) -> dict[str, str]:
+    """``label -> location prefix`` of the other storages whose files ``storage`` can overwrite or clear.
+
+    Every other MinioBackend ``STORAGES`` alias and model file field storage that
+    reaches ``storage``'s bucket with its location at or under ``storage``'s: a
+    ``--clear`` there deletes their files too, and a static file can replace one of theirs.
+    """
+    from .discovery import minio_aliases, model_file_fields
+
+    this = getattr(storage, "_wrapped", storage)  # staticfiles_storage is a lazy object
+    location = storage.location_prefix
+    candidates = [(alias.label, alias.storage) for alias in minio_aliases()]
+    candidates += [(f"{m._meta.label}.{f.name}", s) for m, f, s in model_file_fields()]
+    result: dict[str, str] = {}
+    for label, other in candidates:
+        other = getattr(other, "_wrapped", other)
+        if other is this or not other.location_prefix.startswith(location):
+            continue
+        if _same_bucket(this, other):
+            result[label] = other.location_prefix
+    return result
+
+
 def fingerprint(source_storage: Any, path: str) -> tuple[int, str]:
     """Size and MD5 hex of a source file, streamed."""
     digest = hashlib.md5(usedforsecurity=False)

@@ -23,10 +23,16 @@ case-insensitive file systems). Missing objects are found by asking the server
 about each row's name (one HEAD per row).
 
 Objects modified less than ``min_age`` ago are never judged: their row may not be
-committed yet. Rows are read when a bucket's scan starts; a row written during
-the scan that names an old object not referenced before is not seen. Files saved
-through a storage without a model row (for example ``default_storage.save(...)``
-in a bucket a model also uses) look orphaned too; run with ``dry_run=True`` first.
+committed yet (the default, a day, outlives a direct upload's ticket and signed form value).
+Keys under the direct-upload quarantine prefix, and under the location of another
+``STORAGES`` alias that reaches the bucket (static files at ``static/``, say) are never
+judged either; an alias whose location holds the scanned keys makes the scan refuse
+(:class:`SharedPrefixError`), as does a bucket whose fields have no rows at all while it
+holds objects (:class:`EmptyTablesError`: the wrong database?). Rows are read when a
+bucket's scan starts; a row written during the scan that names an old object not
+referenced before is not seen. Files saved through a storage without a model row
+(for example ``default_storage.save(...)`` in a bucket a model also uses) look
+orphaned too; run with ``dry_run=True`` first.
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
-from .discovery import configured_storages, declared_buckets, model_file_fields
+from .buckets import quarantine_prefix
+from .conf import default_storage_name
+from .discovery import Alias, declared_buckets, minio_aliases, model_file_fields
 from .exceptions import NOT_FOUND_CODES, s3_errors
 from .names import clean_name
 from .storage import MinioBackend
@@ -55,7 +63,9 @@ from .storage import MinioBackend
 BATCH_SIZE = 1000
 # Rows fetched per round trip when reading a table.
 DB_CHUNK_SIZE = 2000
-DEFAULT_MIN_AGE = timedelta(minutes=60)
+# A day: a direct upload's ticket lives MINIO_DIRECT_UPLOAD_TICKET_AGE (2 h) and its signed form value
+# twice that before the row is written.
+DEFAULT_MIN_AGE = timedelta(hours=24)
 # Objects read through both storages when telling whether they reach one bucket.
 PROBE_OBJECTS = 5
 
@@ -66,6 +76,14 @@ class BucketSelectionError(ValueError):
 
 class BucketIdentityError(ValueError):
     """Two storages name one bucket and it cannot be told whether they reach the same one."""
+
+
+class SharedPrefixError(ValueError):
+    """Another storage's location holds the keys a scan would judge: its files would look orphaned."""
+
+
+class EmptyTablesError(ValueError):
+    """No field of a bucket has a row, yet the bucket holds objects: every one would be deleted."""
 
 
 def reference_keys(prefix: str, name: str) -> tuple[str, ...]:
@@ -144,6 +162,8 @@ class BucketUse:
     storages: list[MinioBackend]
     fields: list[FieldRef] = field(default_factory=list)
     static: bool = False  # a MinioBackendStatic reaches it too
+    # (label, storage) of the STORAGES aliases that reach it and store no model field's files.
+    aliases: list[tuple[str, MinioBackend]] = field(default_factory=list)
 
     @property
     def storage(self) -> MinioBackend:
@@ -164,6 +184,19 @@ class BucketUse:
         self.storages.extend(other.storages)
         self.fields.extend(other.fields)
         self.static = self.static or other.static
+        self.aliases.extend(other.aliases)
+
+    def foreign_prefixes(self) -> dict[str, str]:
+        """``location prefix -> alias label`` of the aliases that store no field's files.
+
+        Their files have no rows: keys under them are not judged.
+        """
+        return {s.location_prefix: label for label, s in self.aliases}
+
+    def skipped_prefixes(self) -> tuple[str, ...]:
+        """Key prefixes never judged: other aliases' locations and direct-upload quarantines."""
+        quarantines = {quarantine_prefix(s) for s in self.storages}
+        return tuple(sorted({*self.foreign_prefixes(), *quarantines}))
 
     def describe(self) -> str:
         endpoint, *others = self.endpoints()
@@ -330,6 +363,17 @@ def _storage_for_unused(name: str) -> MinioBackend:
     return MinioBackend(bucket_name=name)
 
 
+def _stores_fields(alias: Alias, field_storages: Sequence[MinioBackend]) -> bool:
+    """Whether a field stores through ``alias``: its storage (``default_storage`` too), or one built
+    from its OPTIONS (``storage_name``, by default ``"default"`` as in upstream 4.x)."""
+    storage = alias.storage
+    for used in field_storages:
+        built_from = used._options.get("storage_name") or default_storage_name(static=used.is_static)
+        if getattr(used, "_wrapped", used) is storage or built_from == alias.name:
+            return True
+    return False
+
+
 def select_buckets(
     buckets: Sequence[str] = (), include_unused: Sequence[str] = ()
 ) -> tuple[list[BucketUse], list[str]]:
@@ -351,9 +395,17 @@ def select_buckets(
         )
     wanted = [use for use in used if not buckets or use.bucket in buckets or use.bucket in include_unused]
     names = {use.bucket for use in wanted}
-    # A static storage is compared only with the model buckets of its name.
+    # An alias is compared only with the model buckets of its name; one a field stores through is
+    # not another storage (its files have rows).
+    field_storages = [ref.storage for use in used for ref in use.fields]
     statics = [
-        BucketUse([s], static=True) for s in configured_storages() if s.is_static and s.bucket in names
+        BucketUse(
+            [a.storage],
+            static=a.storage.is_static,
+            aliases=[] if _stores_fields(a, field_storages) else [(a.label, a.storage)],
+        )
+        for a in minio_aliases()
+        if a.storage.bucket in names
     ]
     selected: list[BucketUse] = []
     skipped: list[str] = []
@@ -419,10 +471,11 @@ def _orphans(
 ) -> Iterator[str]:
     """Keys of the listed objects old enough to be judged that no row references."""
     bucket = use.bucket
+    skipped = use.skipped_prefixes()
     for obj in _listing(use):
         key = cast(str, obj.object_name)
         # A key ending in "/" is a folder marker; no FileField can name it.
-        if obj.is_dir or key.endswith("/"):
+        if obj.is_dir or key.endswith("/") or key.startswith(skipped):
             continue
         summary.scanned += 1
         if obj.last_modified is None or obj.last_modified > cutoff:
@@ -446,6 +499,34 @@ def _delete(
         report(f"error: {storage.bucket}/{error.name}: {error.code} {error.message or ''}".rstrip())
     summary.deleted += len(names) - len(errors)
     summary.errors += len(errors)
+
+
+def refuse_unsafe(use: BucketUse, cutoff: datetime) -> None:
+    """Raise when judging ``use`` would delete files that are not the fields' to judge.
+
+    SharedPrefixError when an alias that no field uses has its location at or above
+    a scanned prefix (every key there could be its); EmptyTablesError when no field
+    has a row naming a file while an object old enough to be judged is there.
+    """
+    for other, label in use.foreign_prefixes().items():
+        fields = [ref for ref in use.fields if ref.prefix.startswith(other)]
+        if fields:
+            raise SharedPrefixError(
+                f"{label} stores files in bucket {use.bucket} at {other or 'the bucket root'!r}, where "
+                f"{', '.join(ref.label for ref in fields)} store theirs: its files have no rows and "
+                "would be deleted. Nothing was deleted: give one of them its own bucket or location, "
+                "or scan other buckets only (--bucket)."
+            )
+    # A bucket no model uses was named with --include-unused-bucket: emptying it is what was asked.
+    if not use.fields or any(ref.rows().exists() for ref in use.fields):
+        return
+    for _ in _orphans(use, ReferencedKeys(), cutoff, lambda line: None, CleanupSummary()):
+        labels = ", ".join(ref.label for ref in use.fields)
+        raise EmptyTablesError(
+            f"no row of {labels} names a file, yet bucket {use.bucket} holds objects: every one would "
+            "be deleted. Nothing was deleted. Wrong DATABASES? If these tables really are empty, "
+            "run again with --allow-empty-tables."
+        )
 
 
 def _clean_bucket(
@@ -483,6 +564,7 @@ def clean_orphans(
     buckets: Sequence[str] = (),
     include_unused: Sequence[str] = (),
     min_age: timedelta = DEFAULT_MIN_AGE,
+    allow_empty_tables: bool = False,
     report: Callable[[str], None] = lambda line: None,
 ) -> CleanupSummary:
     """Delete (or with ``dry_run`` only list) the objects no row references.
@@ -494,12 +576,20 @@ def clean_orphans(
     whose object does not exist (``missing: app.Model.field pk=.. name=..``).
     See :func:`select_buckets` for ``buckets`` and ``include_unused``; every
     bucket is identified before anything is deleted. S3 failures raise OSError
-    subclasses; a refused delete is counted in ``errors`` instead.
+    subclasses; a refused delete is counted in ``errors`` instead. Before anything
+    is deleted, every bucket is checked by :func:`refuse_unsafe` (the empty-tables
+    refusal is lifted by ``allow_empty_tables``).
     """
     selected, skipped = select_buckets(buckets, include_unused)
     for line in skipped:
         report(line)
     cutoff = datetime.now(timezone.utc) - min_age
+    for use in selected:
+        try:
+            refuse_unsafe(use, cutoff)
+        except EmptyTablesError:
+            if not allow_empty_tables:
+                raise
     summary = CleanupSummary()
     for use in selected:
         report(f"scanning {use.describe()}")

@@ -189,3 +189,106 @@ def test_fast_collectstatic_says_how_to_create_a_missing_bucket(
 
     with pytest.raises(CommandError, match=f"{bucket_name}.*initialize_buckets.*MINIO_BUCKET_CHECK_ON_SAVE"):
         collect(OURS_FIRST, static_source, bucket_name, CountingPool(), MINIO_BUCKET_CHECK_ON_SAVE=False)
+
+
+def shared_bucket(bucket: str, media_location: str, static_location: str = "") -> dict[str, object]:
+    """STORAGES with the media (default) alias and the static files in one bucket."""
+    return {
+        "default": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket, "location": media_location},
+        },
+        "staticfiles": {
+            "BACKEND": "django_minio_backend.models.MinioBackendStatic",
+            "OPTIONS": {"location": static_location},
+        },
+    }
+
+
+def keys(client: Minio, bucket: str) -> set[str]:
+    return {o.object_name for o in client.list_objects(bucket, recursive=True)}
+
+
+def test_clear_refuses_when_media_lives_under_the_static_location(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    from django.core.management import CommandError
+
+    raw_client.put_object(static_bucket, "media/user/upload.pdf", BytesIO(b"precious"), 8)
+    storages = shared_bucket(static_bucket, "media")
+
+    for args in (("--clear",), ("--clear", "--dry-run")):
+        with pytest.raises(
+            CommandError, match=rf"--clear refused: STORAGES\['default'\].*{static_bucket}/media/"
+        ):
+            collect(OURS_FIRST, static_source, static_bucket, CountingPool(), *args, STORAGES=storages)
+    assert keys(raw_client, static_bucket) == {"media/user/upload.pdf"}
+
+
+def test_clear_refuses_when_a_model_field_stores_in_the_static_bucket(
+    static_source: Path, static_bucket: str, raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.management import CommandError
+
+    from django_minio_backend import MinioBackend
+    from tests.orphanapp.models import Document
+
+    monkeypatch.setattr(
+        Document._meta.get_field("file"), "storage", MinioBackend(bucket_name=static_bucket, location="docs")
+    )
+    raw_client.put_object(static_bucket, "docs/contract.pdf", BytesIO(b"precious"), 8)
+
+    with pytest.raises(CommandError, match=r"--clear refused: orphanapp.Document.file"):
+        collect([*OURS_FIRST, "tests.orphanapp"], static_source, static_bucket, CountingPool(), "--clear")
+    assert keys(raw_client, static_bucket) == {"docs/contract.pdf"}
+
+
+def test_static_file_replacing_an_object_of_another_storage_is_refused(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    from django.core.management import CommandError
+
+    raw_client.put_object(static_bucket, "app1/file5.css", BytesIO(b"media"), 5)
+    fast = shared_bucket(static_bucket, "")
+    manifest = {
+        **fast,
+        "staticfiles": {"BACKEND": "django_minio_backend.manifest.MinioManifestStaticStorage"},
+    }
+
+    # The fast path, and Django's (a storage that post-processes what was uploaded), which then
+    # also meets the files the first run uploaded before it stopped.
+    for storages in (fast, manifest):
+        with pytest.raises(CommandError, match=r"overwriting '[^']+\.css' refused: STORAGES\['default'\]"):
+            collect(OURS_FIRST, static_source, static_bucket, CountingPool(), STORAGES=storages)
+    assert raw_client.get_object(static_bucket, "app1/file5.css").read() == b"media"
+
+
+def test_clear_of_a_static_location_beside_the_media_keeps_the_media(
+    static_source: Path, static_bucket: str, raw_client: Minio
+) -> None:
+    raw_client.put_object(static_bucket, "user/upload.pdf", BytesIO(b"precious"), 8)
+    raw_client.put_object(static_bucket, "static/old/stale.css", BytesIO(b"x"), 1)
+    storages = shared_bucket(static_bucket, "", static_location="static")
+
+    output = collect(OURS_FIRST, static_source, static_bucket, CountingPool(), "--clear", STORAGES=storages)
+
+    assert "Deleting 'old/stale.css'" in output and "40 static files copied" in output
+    assert "user/upload.pdf" in keys(raw_client, static_bucket)
+    assert "static/old/stale.css" not in keys(raw_client, static_bucket)
+
+
+def test_clear_says_how_to_create_a_missing_bucket_as_a_run_without_it_does(
+    static_source: Path, bucket_name: str, raw_client: Minio
+) -> None:
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match=f"{bucket_name}.*initialize_buckets.*MINIO_BUCKET_CHECK_ON_SAVE"):
+        collect(
+            OURS_FIRST,
+            static_source,
+            bucket_name,
+            CountingPool(),
+            "--clear",
+            MINIO_BUCKET_CHECK_ON_SAVE=False,
+        )
+    assert not raw_client.bucket_exists(bucket_name)

@@ -16,7 +16,9 @@ from minio import Minio
 from minio.deleteobjects import DeleteError, DeleteObject
 
 from django_minio_backend import MinioBackend
-from django_minio_backend.orphans import BATCH_SIZE
+from django_minio_backend.buckets import quarantine_prefix
+from django_minio_backend.conf import global_setting
+from django_minio_backend.orphans import BATCH_SIZE, DEFAULT_MIN_AGE
 from django_minio_backend.testing.seaweedfs import S3Server, SeaweedFS, free_port
 from tests.faultproxy import FaultProxy
 from tests.orphanapp.models import (
@@ -28,6 +30,7 @@ from tests.orphanapp.models import (
     Photo,
     orphans_storage,
 )
+from tests.testapp.models import DefaultStorageAttachment
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +106,7 @@ def test_every_file_field_on_the_bucket_counts_as_a_reference(orphans_bucket: st
     Document.objects.create(file="docs/a.txt", preview="previews/a.png")
     Photo.objects.create(image="photos/p.jpg")
 
-    output = run()
+    output = run("--bucket", orphans_bucket)
 
     assert f"scanning {orphans_storage.config.endpoint}/{orphans_bucket} (" in output
     for label in ("orphanapp.Document.file", "orphanapp.Document.preview", "orphanapp.Photo.image"):
@@ -134,10 +137,12 @@ def test_bucket_no_model_uses_is_untouched_unless_named(
     orphans_bucket: str, bucket: str, raw_client: Minio
 ) -> None:
     put(raw_client, bucket, "one.txt", "two/three.txt")
-    put(raw_client, orphans_bucket, "orphan.txt")
+    put(raw_client, orphans_bucket, "orphan.txt", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
 
-    # A dry run over every bucket: the bucket of no model is not even listed.
-    everything = run("--dry-run")
+    # A dry run over every bucket: the bucket of no model is not even listed. (The shared test
+    # buckets hold files of other tests whose rows are gone: their tables are empty.)
+    everything = run("--dry-run", "--allow-empty-tables")
     assert f"would delete: {orphans_bucket}/orphan.txt" in everything
     assert bucket not in everything
 
@@ -158,7 +163,7 @@ def test_model_bucket_that_holds_static_files_is_skipped(orphans_bucket: str, ra
     put(raw_client, orphans_bucket, "static/app.css")
 
     with override_settings(MINIO_STATIC_FILES_BUCKET=orphans_bucket):
-        output = run()
+        output = run("--bucket", orphans_bucket)
 
     assert f"skipped: {orphans_storage.config.endpoint}/{orphans_bucket} (" in output
     assert "orphan:" not in output
@@ -185,7 +190,8 @@ def test_s3_error_exits_non_zero_naming_the_bucket(orphans_bucket: str) -> None:
 def test_refused_delete_is_reported_and_exits_non_zero(
     orphans_bucket: str, raw_client: Minio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    put(raw_client, orphans_bucket, "held.txt", "loose.txt")
+    put(raw_client, orphans_bucket, "held.txt", "loose.txt", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
     remove_objects = orphans_storage.client.remove_objects
 
     def refuse_first(bucket: str, objects: Iterator[DeleteObject]) -> Iterator[DeleteError]:
@@ -206,9 +212,9 @@ def test_refused_delete_is_reported_and_exits_non_zero(
     output = out.getvalue()
     assert f"error: {orphans_bucket}/held.txt: AccessDenied Access Denied." in output
     assert summary(output) == (
-        "2 objects scanned, 2 orphaned, 1 deleted, 0 missing references (1 delete errors)"
+        "3 objects scanned, 2 orphaned, 1 deleted, 0 missing references (1 delete errors)"
     )
-    assert keys(raw_client, orphans_bucket) == {"held.txt"}
+    assert keys(raw_client, orphans_bucket) == {"held.txt", "docs/kept.txt"}
 
 
 def test_rows_are_read_once_and_the_listing_streams_into_batched_deletes(
@@ -250,8 +256,9 @@ def test_rows_are_read_once_and_the_listing_streams_into_batched_deletes(
         output = run("--bucket", orphans_bucket)
 
     assert summary(output) == "2500 objects scanned, 2000 orphaned, 2000 deleted, 0 missing references"
-    # One query per file field of the bucket, all before the listing starts ...
-    assert lookups == [0, 0, 0, 0]
+    # Whether any row names a file (Document.file's do), then one query per file field of the
+    # bucket, all before the listing starts ...
+    assert lookups == [0, 0, 0, 0, 0]
     # ... and the orphans go as soon as a batch is full, while the listing is still being read:
     # 1000 orphans are found among the first 1250 objects (every fifth is referenced).
     assert BATCH_SIZE == 1000
@@ -472,3 +479,119 @@ def test_bucket_of_the_same_name_on_another_server_is_scanned_on_its_own(
         assert keys(other, orphans_bucket) == {"photos/p.jpg"}
     finally:
         drop_bucket(other, orphans_bucket)
+
+
+def media_and_static_aliases(settings: Any, bucket: str, static_location: str) -> None:
+    """The default alias (DefaultStorageAttachment.file stores through it) and a plain one, one bucket."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket},
+        },
+        "static": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket, "location": static_location},
+        },
+    }
+
+
+def test_files_of_another_alias_located_in_a_model_bucket_are_never_judged(
+    bucket: str, raw_client: Minio, settings: Any
+) -> None:
+    media_and_static_aliases(settings, bucket, "static")
+    put(raw_client, bucket, "static/css/site.css", "docs/kept.txt", "stray.bin")
+    DefaultStorageAttachment.objects.create(file="docs/kept.txt")
+
+    output = run("--bucket", bucket)
+
+    assert "static/" not in output
+    assert summary(output) == "2 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+    assert keys(raw_client, bucket) == {"static/css/site.css", "docs/kept.txt"}
+
+
+def test_alias_sharing_the_scanned_prefix_refuses_naming_both_storages(
+    bucket: str, raw_client: Minio, settings: Any
+) -> None:
+    media_and_static_aliases(settings, bucket, "")
+    put(raw_client, bucket, "css/site.css", "docs/kept.txt")
+    DefaultStorageAttachment.objects.create(file="docs/kept.txt")
+
+    with pytest.raises(CommandError, match=r"STORAGES\['static'\].*testapp.DefaultStorageAttachment.file"):
+        run("--bucket", bucket, "--dry-run")
+    with pytest.raises(CommandError, match=r"STORAGES\['static'\]"):
+        run("--bucket", bucket)
+
+    assert keys(raw_client, bucket) == {"css/site.css", "docs/kept.txt"}
+
+
+def test_bucket_whose_tables_are_empty_is_refused_unless_allowed(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    put(raw_client, orphans_bucket, "docs/a.txt", "photos/p.jpg")
+
+    with pytest.raises(CommandError, match=r"Wrong DATABASES\?.*--allow-empty-tables"):
+        run("--bucket", orphans_bucket)
+    assert keys(raw_client, orphans_bucket) == {"docs/a.txt", "photos/p.jpg"}
+
+    output = run("--bucket", orphans_bucket, "--allow-empty-tables")
+    assert summary(output) == "2 objects scanned, 2 orphaned, 2 deleted, 0 missing references"
+    assert keys(raw_client, orphans_bucket) == set()
+
+
+def test_empty_tables_and_a_bucket_with_nothing_to_judge_is_no_refusal(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    put(raw_client, orphans_bucket, "docs/new.txt")
+
+    output = run("--bucket", orphans_bucket, min_age="60")
+
+    assert summary(output).endswith("(1 too recent to judge)")
+    assert keys(raw_client, orphans_bucket) == {"docs/new.txt"}
+
+
+def test_direct_upload_quarantine_is_never_judged(orphans_bucket: str, raw_client: Minio) -> None:
+    waiting = f"{quarantine_prefix(orphans_storage)}ticket-1/report.pdf"
+    put(raw_client, orphans_bucket, waiting, "docs/kept.txt", "docs/lost.txt")
+    Document.objects.create(file="docs/kept.txt")
+
+    output = run("--bucket", orphans_bucket)
+
+    assert summary(output) == "2 objects scanned, 1 orphaned, 1 deleted, 0 missing references"
+    assert keys(raw_client, orphans_bucket) == {waiting, "docs/kept.txt"}
+
+
+def test_default_min_age_outlives_a_direct_upload_value_and_keeps_todays_objects(
+    orphans_bucket: str, raw_client: Minio
+) -> None:
+    # A finalized direct upload gets its row when the form is saved, up to twice the ticket age later.
+    value_lifetime = 2 * global_setting("MINIO_DIRECT_UPLOAD_TICKET_AGE")
+    assert value_lifetime < DEFAULT_MIN_AGE
+    put(raw_client, orphans_bucket, "direct/finalized.pdf", "docs/kept.txt")
+    Document.objects.create(file="docs/kept.txt")
+    out = StringIO()
+
+    call_command("clean_orphaned_minio_files", "--bucket", orphans_bucket, stdout=out)
+
+    assert summary(out.getvalue()).endswith("(2 too recent to judge)")
+    assert keys(raw_client, orphans_bucket) == {"direct/finalized.pdf", "docs/kept.txt"}
+
+
+def test_default_alias_the_fields_storages_are_built_from_is_not_another_storage(
+    orphans_bucket: str, raw_client: Minio, settings: Any
+) -> None:
+    # Upstream 4.x's layout: MinioBackend(bucket_name=...) in the models reads STORAGES["default"]'s OPTIONS.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django_minio_backend.models.MinioBackend",
+            "OPTIONS": {"bucket_name": orphans_bucket},
+        },
+    }
+    put(raw_client, orphans_bucket, "docs/kept.txt", "stray.bin")
+    Document.objects.create(file="docs/kept.txt")
+
+    output = run("--bucket", orphans_bucket)
+
+    assert f"orphan: {orphans_bucket}/stray.bin" in output
+    assert keys(raw_client, orphans_bucket) == {"docs/kept.txt"}

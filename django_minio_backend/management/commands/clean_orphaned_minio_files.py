@@ -7,7 +7,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...orphans import DEFAULT_MIN_AGE, BucketIdentityError, BucketSelectionError, clean_orphans
+from ...orphans import (
+    DEFAULT_MIN_AGE,
+    BucketIdentityError,
+    BucketSelectionError,
+    EmptyTablesError,
+    SharedPrefixError,
+    clean_orphans,
+)
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_MIN_AGE.total_seconds() // 60)
 
@@ -50,7 +57,14 @@ class Command(BaseCommand):
             default=DEFAULT_MIN_AGE_MINUTES,
             metavar="N",
             help="Never judge objects modified in the last N minutes: an upload's row may not be "
-            f"committed yet (default {DEFAULT_MIN_AGE_MINUTES}).",
+            "committed yet, and a direct upload's form can be saved hours later "
+            f"(default {DEFAULT_MIN_AGE_MINUTES}, a day).",
+        )
+        parser.add_argument(
+            "--allow-empty-tables",
+            action="store_true",
+            help="Scan a bucket although no row of its fields names a file (by default that refuses: "
+            "it usually means the wrong DATABASES, and every object would be deleted).",
         )
 
     def handle(
@@ -61,6 +75,7 @@ class Command(BaseCommand):
         buckets: list[str] | None = None,
         include_unused: list[str] | None = None,
         min_age_minutes: int = DEFAULT_MIN_AGE_MINUTES,
+        allow_empty_tables: bool = False,
         verbosity: int = 1,
         **options: Any,
     ) -> None:
@@ -73,9 +88,16 @@ class Command(BaseCommand):
                 buckets=buckets or (),
                 include_unused=include_unused or (),
                 min_age=timedelta(minutes=min_age_minutes),
+                allow_empty_tables=allow_empty_tables,
                 report=self.stdout.write if verbosity else lambda line: None,
             )
-        except (OSError, BucketSelectionError, BucketIdentityError) as exc:
+        except (
+            OSError,
+            BucketSelectionError,
+            BucketIdentityError,
+            SharedPrefixError,
+            EmptyTablesError,
+        ) as exc:
             raise CommandError(f"clean_orphaned_minio_files failed: {exc}") from exc
         self.stdout.write(summary.line())
         if summary.errors:

@@ -11,7 +11,14 @@ from typing import Any
 from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectStatic
 from django.core.management.base import CommandError, CommandParser
 
-from ...collectstatic import DEFAULT_WORKERS, ParallelUploader, clear, fingerprint, remote_index
+from ...collectstatic import (
+    DEFAULT_WORKERS,
+    ParallelUploader,
+    clear,
+    fingerprint,
+    other_storages_inside,
+    remote_index,
+)
 from ...storage import MinioBackend
 
 
@@ -56,19 +63,43 @@ class Command(DjangoCollectStatic):
             raise CommandError(f"{len(failures)} static file(s) failed to upload: {names}")
         return result
 
+    def _shared(self) -> dict[str, str]:
+        """The other storages whose files are where the static files go (looked up once)."""
+        if not hasattr(self, "_others"):
+            self._others = other_storages_inside(self.storage)
+        return self._others
+
+    def _refuse_shared(self, what: str, key: str | None = None) -> None:
+        """CommandError when another storage keeps files where ``what`` would delete or replace (``key``)."""
+        for label, prefix in self._shared().items():
+            if key is None or key.startswith(prefix):
+                where = f"{self.storage.bucket}/{prefix or ''}"
+                raise CommandError(
+                    f"collectstatic {what} refused: {label} also stores files in {where!r}, where the "
+                    "static files go; they would be lost. Give the static files their own bucket (or "
+                    "a location the other storage does not use)."
+                )
+
     def clear_dir(self, path: str) -> None:
         if not isinstance(self.storage, MinioBackend):
             return super().clear_dir(path)
+        self._refuse_shared("--clear")
         names = clear(self.storage, path, dry_run=self.dry_run)
         for name in names:
             self.log(f"{'Pretending to delete' if self.dry_run else 'Deleting'} '{name}'", level=1)
         if not names:
             self.log(f"Nothing to delete: '{path}'")
-        self._index = {}
+        # A bucket that was empty (or is missing) is listed again: missing, it is created or refused
+        # as without --clear.
+        self._index = {} if names else None
         return None
 
     def copy_file(self, path: str, prefixed_path: str, source_storage: Any) -> None:
         if not self._fast():
+            # Django's path overwrites without a listing: one HEAD, asked only when files are shared.
+            storage = self.storage
+            if isinstance(storage, MinioBackend) and self._shared() and storage.exists(prefixed_path):
+                self._refuse_shared(f"overwriting {prefixed_path!r}", storage._key(prefixed_path))
             return super().copy_file(path, prefixed_path, source_storage)
         if prefixed_path in self.copied_files:
             return self.log(f"Skipping '{path}' (already copied earlier)")
@@ -82,6 +113,10 @@ class Command(DjangoCollectStatic):
             if prefixed_path not in self.unmodified_files:
                 self.unmodified_files.append(prefixed_path)
             return self.log(f"Skipping '{path}' (not modified)")
+        if remote is not None:
+            self._refuse_shared(
+                f"overwriting {prefixed_path!r}", self.storage.location_prefix + prefixed_path
+            )
         if self.dry_run:
             self.log(f"Pretending to copy '{path}'", level=1)
         else:
