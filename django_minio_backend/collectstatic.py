@@ -15,7 +15,10 @@ from typing import Any
 
 from minio.deleteobjects import DeleteObject
 
+from .buckets import ensure_bucket_once
+from .discovery import minio_aliases, model_file_fields
 from .exceptions import StorageError, s3_errors
+from .orphans import server_address
 from .storage import MinioBackend
 
 DEFAULT_WORKERS = 8
@@ -38,8 +41,6 @@ def remote_index(storage: MinioBackend, *, dry_run: bool = False) -> dict[str, t
                 f"{exc}: run `manage.py initialize_buckets` first, or set MINIO_BUCKET_CHECK_ON_SAVE = True "
                 "so that collectstatic creates it"
             ) from exc
-    from .buckets import ensure_bucket_once
-
     ensure_bucket_once(storage)
     return {}
 
@@ -85,13 +86,11 @@ def clear(storage: MinioBackend, path: str = "", *, dry_run: bool = False) -> li
 
 def _same_bucket(a: MinioBackend, b: MinioBackend) -> bool:
     """Whether ``a`` and ``b`` may reach one bucket: same name, and endpoints not told apart."""
-    from .orphans import _server_address  # the orphan clean-up's notion of "one server"
-
     if a.bucket != b.bucket:
         return False
     if a.config.endpoint == b.config.endpoint:
         return True
-    (addresses_a, port_a), (addresses_b, port_b) = _server_address(a), _server_address(b)
+    (addresses_a, port_a), (addresses_b, port_b) = server_address(a), server_address(b)
     # An endpoint that does not resolve cannot be told apart: counting it as the same keeps its files.
     return not (addresses_a and addresses_b) or (port_a == port_b and bool(addresses_a & addresses_b))
 
@@ -103,8 +102,6 @@ def other_storages_inside(storage: MinioBackend) -> dict[str, str]:
     reaches ``storage``'s bucket with its location at or under ``storage``'s: a
     ``--clear`` there deletes their files too, and a static file can replace one of theirs.
     """
-    from .discovery import minio_aliases, model_file_fields
-
     this = getattr(storage, "_wrapped", storage)  # staticfiles_storage is a lazy object
     location = storage.location_prefix
     candidates = [(alias.label, alias.storage) for alias in minio_aliases()]

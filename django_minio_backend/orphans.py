@@ -260,7 +260,7 @@ def _resolve(host: str, port: int) -> frozenset[str]:
     return frozenset(str(info[4][0]) for info in infos)
 
 
-def _server_address(storage: MinioBackend) -> tuple[frozenset[str], int | None]:
+def server_address(storage: MinioBackend) -> tuple[frozenset[str], int | None]:
     """The addresses and port the storage's endpoint resolves to (no addresses if it does not)."""
     config = storage.config
     scheme, sep, rest = config.endpoint.partition("://")
@@ -275,7 +275,7 @@ def _server_address(storage: MinioBackend) -> tuple[frozenset[str], int | None]:
 
 def _same_server(a: MinioBackend, b: MinioBackend) -> bool:
     """Whether both endpoints resolve to a shared address with the same port."""
-    (addresses_a, port_a), (addresses_b, port_b) = _server_address(a), _server_address(b)
+    (addresses_a, port_a), (addresses_b, port_b) = server_address(a), server_address(b)
     return port_a == port_b and bool(addresses_a & addresses_b)
 
 
