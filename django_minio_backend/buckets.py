@@ -18,6 +18,7 @@ from . import manager, sdk
 from .conf import global_setting
 from .exceptions import s3_errors
 from .policies import describe_statement, opens_bucket, policies_equal, private_remainder
+from .upload import CLAIM_HEADER
 
 if TYPE_CHECKING:
     from .storage import MinioBackend
@@ -428,6 +429,33 @@ def abort_incomplete_uploads(
                 except S3Error as exc:
                     if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
                         raise
+    return stale
+
+
+def remove_stale_claims(storage: MinioBackend, *, older_than: timedelta, dry_run: bool = False) -> list[str]:
+    """Remove the empty placeholders (claims) of large saves whose writer died; return their keys.
+
+    A claim is an empty object carrying ``x-amz-meta-dmb-claim``; a finished save
+    replaces it. Only empty objects older than ``older_than`` are asked about (one
+    HEAD each), under the storage's ``location``.
+    """
+    cutoff = datetime.now(timezone.utc) - older_than
+    stale = []
+    client, bucket = storage.client, storage.bucket
+    with s3_errors(storage.config.endpoint, bucket, "remove stale claims"):
+        for obj in client.list_objects(bucket, prefix=storage.location_prefix or None, recursive=True):
+            if obj.size or obj.is_dir or obj.last_modified is None or obj.last_modified > cutoff:
+                continue
+            key = str(obj.object_name)
+            try:
+                metadata = client.stat_object(bucket, key).metadata or {}
+            except S3Error:
+                continue  # gone meanwhile, or not readable without a key: not a claim of ours
+            if metadata.get(CLAIM_HEADER) is None:
+                continue
+            stale.append(key)
+            if not dry_run:
+                client.remove_object(bucket, key)
     return stale
 
 

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -229,14 +229,21 @@ def write(
     token = uuid.uuid4().hex
     headers = {**headers, WRITE_TOKEN_HEADER: token}
     if not conditional:
-        with name_lock(dest, key):
+        with name_lock(dest, key) as held:
             if _exists(dest, key):
                 raise NameTaken
+
+            def still_free() -> None:
+                # Just before the object appears: the lock is still ours and nobody wrote meanwhile.
+                if not held() or _exists(dest, key):
+                    raise NameTaken
+
             # The header still goes: where the server does honour it (a process configured
             # otherwise, a probe that was wrong), a rival's new object is never replaced.
             if body.multipart:
-                _multipart(dest, key, body, headers)
+                _multipart(dest, key, body, headers, before_complete=still_free)
             else:
+                still_free()
                 _conditional_put(dest, key, body.single(), headers, token)
                 dest.sent(body.head_size)
         return
@@ -292,7 +299,13 @@ def _release_claim(dest: Destination, key: str, token: str) -> None:
 
 
 def _multipart(
-    dest: Destination, key: str, body: Body, headers: dict[str, str], *, if_match: str = ""
+    dest: Destination,
+    key: str,
+    body: Body,
+    headers: dict[str, str],
+    *,
+    if_match: str = "",
+    before_complete: Callable[[], None] | None = None,
 ) -> None:
     """Upload ``body`` in parts, ``UPLOAD_WORKERS`` at a time; abort the upload on any failure.
 
@@ -331,6 +344,8 @@ def _multipart(
             finally:
                 for future in in_flight:
                     future.cancel()
+        if before_complete is not None:
+            before_complete()
         _complete(dest, key, upload_id, etags, if_match)
     except BaseException:
         try:
@@ -412,23 +427,34 @@ def cache_locks_across_processes() -> bool:
 
 
 @contextlib.contextmanager
-def name_lock(dest: Destination, key: str) -> Iterator[None]:
-    """Hold ``key`` against other writers of this process and, through the cache, of others."""
+def name_lock(dest: Destination, key: str) -> Iterator[Callable[[], bool]]:
+    """Hold ``key`` against other writers of this process and, through the cache, of others.
+
+    Yields a function telling whether the cache still holds the lock for us: an
+    entry can be evicted (a culled DatabaseCache, a full Memcached) or expire
+    during a long upload, and a writer that lost its lock must not write.
+    """
     server = server_identity(dest.endpoint)
     local = _LOCKS[hash((server, dest.bucket, key)) % len(_LOCKS)]
     with local:
         from django.core.cache import cache
 
         cache_key = f"dmb-lock:{uuid.uuid5(uuid.NAMESPACE_URL, f'{server}/{dest.bucket}/{key}').hex}"
+        token = uuid.uuid4().hex
         deadline = time.monotonic() + LOCK_WAIT
-        while not cache.add(cache_key, 1, timeout=LOCK_TIMEOUT):
+        while not cache.add(cache_key, token, timeout=LOCK_TIMEOUT):
             if time.monotonic() > deadline:
                 raise NameTaken  # held too long by another process: another name is free sooner
             time.sleep(0.01)
+
+        def held() -> bool:
+            return bool(cache.get(cache_key) == token)
+
         try:
-            yield
+            yield held
         finally:
-            cache.delete(cache_key)
+            if held():  # never release a lock another writer took after ours was lost
+                cache.delete(cache_key)
 
 
 # -- clean-ups the server could not take at the time ---------------------------------

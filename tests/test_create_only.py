@@ -326,3 +326,42 @@ def test_capabilities_command_prints_what_the_server_honours(
         line.split()[:4] == ["conditional", "PUT", "(If-None-Match)", "NO"]
         for line in out.getvalue().splitlines()
     )
+
+
+def test_a_save_that_lost_its_name_lock_does_not_write_under_that_name(
+    bucket: str, make_storage, raw_client: Minio, no_conditional: NoConditionalProxy, monkeypatch
+) -> None:
+    """Red-team finding: an evicted or expired lock entry let two writers share a name."""
+    from django.core.cache import cache
+
+    storage = make_storage(bucket, endpoint=no_conditional.endpoint, conditional_writes=False)
+    real_get = cache.get
+    lost: list[str] = []
+
+    def evicted_once(key: str, *args: object, **kwargs: object) -> object:
+        if key.startswith("dmb-lock:") and not lost:
+            lost.append(key)
+            return "another-writer"  # the entry was evicted and taken by someone else
+        return real_get(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", evicted_once)
+    name = storage.save("locked.txt", ContentFile(b"mine"))
+    monkeypatch.undo()
+    assert lost and name != "locked.txt"
+    assert raw_client.get_object(bucket, name).read() == b"mine"
+    assert "locked.txt" not in [o.object_name for o in raw_client.list_objects(bucket)]
+
+
+def test_clean_incomplete_uploads_removes_claims_left_by_a_writer_that_died(
+    bucket: str, raw_client: Minio, settings
+) -> None:
+    settings.MINIO_PRIVATE_BUCKETS = [bucket]
+    settings.MINIO_PUBLIC_BUCKETS = []
+    sdk.put_object(raw_client, bucket, "half.bin", b"", {"x-amz-meta-dmb-claim": "1"})
+    sdk.put_object(raw_client, bucket, "empty-but-real.txt", b"", {})
+    out = StringIO()
+    call_command("clean_incomplete_uploads", "--older-than", "0", "--dry-run", stdout=out)
+    assert f"would remove: {bucket}/half.bin" in out.getvalue()
+    assert "empty-but-real" not in out.getvalue()
+    call_command("clean_incomplete_uploads", "--older-than", "0", stdout=StringIO())
+    assert sorted(o.object_name for o in raw_client.list_objects(bucket)) == ["empty-but-real.txt"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...buckets import abort_incomplete_uploads, remove_stale_quarantine
+from ...buckets import abort_incomplete_uploads, remove_stale_claims, remove_stale_quarantine
 from ...discovery import declared_buckets
 
 
@@ -46,6 +46,15 @@ class Command(BaseCommand):
                 started = upload.initiated.isoformat() if upload.initiated else "?"
                 self.stdout.write(f"{verb}: {storage.bucket}/{upload.key} (started {started})")
             total += len(uploads)
+            try:
+                claims = remove_stale_claims(storage, older_than=timedelta(hours=older_than), dry_run=dry_run)
+            except OSError as exc:
+                raise CommandError(f"clean_incomplete_uploads failed: {exc}") from exc
+            for key in claims:
+                self.stdout.write(
+                    f"{'would remove' if dry_run else 'removed'}: {storage.bucket}/{key} "
+                    "(the empty claim of a large save that never finished)"
+                )
             if storage.is_static:
                 continue
             try:
