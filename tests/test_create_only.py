@@ -305,7 +305,8 @@ def test_initialize_buckets_writes_other_lifecycle_rules_back_exactly_as_the_ser
     }
     assert {"big-logs", LIFECYCLE_RULE_ID} <= set(after)
     assert buckets._canonical(after["big-logs"]) == buckets._canonical(before[0])
-    assert after["big-logs"].find("Filter/And/ObjectSizeGreaterThan").text == "1048576"
+    if before[0].find("Filter/And/ObjectSizeGreaterThan") is not None:  # Ceph RGW 16 drops size filters
+        assert after["big-logs"].find("Filter/And/ObjectSizeGreaterThan").text == "1048576"
 
 
 def test_capabilities_command_prints_what_the_server_honours(
