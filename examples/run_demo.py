@@ -112,6 +112,7 @@ def serve(port: int, password: str) -> int:
             print(f"\nThe example site: http://127.0.0.1:{port}/admin/")
             print(f"  log in as {ADMIN_USER!r} with password {password!r} (a throwaway local demo account)")
             print("  upload files under Attachments and follow their links; Ctrl-C stops everything.\n")
+            sys.stdout.flush()
         return proc.wait()
     except KeyboardInterrupt:
         return 0

@@ -153,6 +153,7 @@ def test_make_demo_serves_the_site_until_ctrl_c(tmp_path: Path) -> None:
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/admin/login/", proc, timeout=120)
+        time.sleep(1.0)  # the demo notices the port within 0.2 s, then prints the URL
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
     finally:
