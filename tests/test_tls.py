@@ -27,9 +27,18 @@ def make_private_ca(folder: Path) -> tuple[Path, Path, Path]:
     def openssl(command: str) -> None:  # arguments without spaces: split on blanks
         subprocess.run(["openssl", *command.split()], cwd=folder, check=True, capture_output=True, timeout=60)
 
-    openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=dmb-test-CA -keyout ca.key -out ca.pem")
+    # The extensions Python 3.13's strict verification (VERIFY_X509_STRICT) requires.
+    (folder / "ca.cnf").write_text(
+        "[req]\ndistinguished_name=dn\nx509_extensions=v3_ca\nprompt=no\n[dn]\nCN=dmb-test-CA\n"
+        "[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        "subjectKeyIdentifier=hash\n"
+    )
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -config ca.cnf -keyout ca.key -out ca.pem")
     openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (folder / "san.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nauthorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
     openssl(
         "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
         "-extfile san.ext -out server.pem"
