@@ -10,7 +10,8 @@ import pytest
 import urllib3
 from django.core.files.base import ContentFile
 from minio import Minio
-from minio.credentials import Credentials, Provider, StaticProvider
+from minio.credentials import Credentials, StaticProvider
+from minio.credentials.providers import Provider
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.client import UrlSigner

@@ -8,7 +8,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
-from minio.credentials import Provider, StaticProvider
+from minio.credentials import StaticProvider
+from minio.credentials.providers import Provider
 
 from django_minio_backend import MinioBackend
 
