@@ -126,7 +126,7 @@ def list_parts(client: Minio, bucket: str, key: str, upload_id: str) -> list[Upl
         for p in result.parts:
             if p.size is None:  # S3 always lists a part's Size; the SDK types it optional
                 raise ValueError(f"the server listed part {p.part_number} of {key!r} without its size")
-            parts.append(UploadedPart(p.part_number, str(p.etag).strip('"'), int(p.size)))
+            parts.append(UploadedPart(int(p.part_number), str(p.etag).strip('"'), int(p.size)))
         if not result.is_truncated:
             return parts
         marker = str(result.next_part_number_marker)
