@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import certifi
 import urllib3
@@ -172,6 +173,41 @@ def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
             "with no path, query or user"
         )
     return host.lower(), use_https
+
+
+def endpoint_addresses(endpoint: str, use_https: bool) -> tuple[frozenset[str], int | None]:
+    """The IP addresses and port ``endpoint`` reaches; no addresses when its host does not resolve.
+
+    Resolved on every call, with no process-wide cache: a clean-up run sees DNS as it is now.
+    """
+    try:
+        host, https = split_endpoint(endpoint, use_https)
+        parts = urlsplit("//" + host)
+        name, port = parts.hostname, parts.port or (443 if https else 80)
+    except (ConfigurationError, ValueError):
+        return frozenset(), None
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM) if name else []
+    except OSError:
+        infos = []
+    return frozenset(str(info[4][0]) for info in infos), port
+
+
+def same_server(a: StorageConfig, b: StorageConfig) -> bool | None:
+    """Whether two storages' endpoints reach one server: the same port and a shared address.
+
+    None when either endpoint does not resolve: callers decide what "cannot tell" means
+    (a destructive command must not take two buckets as one, nor keep one apart).
+    """
+    if a.endpoint == b.endpoint:
+        return True
+    (addresses_a, port_a), (addresses_b, port_b) = (
+        endpoint_addresses(a.endpoint, a.use_https),
+        endpoint_addresses(b.endpoint, b.use_https),
+    )
+    if not (addresses_a and addresses_b):
+        return None
+    return port_a == port_b and bool(addresses_a & addresses_b)
 
 
 @functools.lru_cache(maxsize=64)

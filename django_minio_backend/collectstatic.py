@@ -16,9 +16,9 @@ from typing import Any
 from minio.deleteobjects import DeleteObject
 
 from .buckets import ensure_bucket_once
+from .client import same_server
 from .discovery import minio_aliases, model_file_fields
 from .exceptions import StorageError, s3_errors
-from .orphans import server_address
 from .storage import MinioBackend
 
 DEFAULT_WORKERS = 8
@@ -88,11 +88,8 @@ def _same_bucket(a: MinioBackend, b: MinioBackend) -> bool:
     """Whether ``a`` and ``b`` may reach one bucket: same name, and endpoints not told apart."""
     if a.bucket != b.bucket:
         return False
-    if a.config.endpoint == b.config.endpoint:
-        return True
-    (addresses_a, port_a), (addresses_b, port_b) = server_address(a), server_address(b)
     # An endpoint that does not resolve cannot be told apart: counting it as the same keeps its files.
-    return not (addresses_a and addresses_b) or (port_a == port_b and bool(addresses_a & addresses_b))
+    return same_server(a.config, b.config) is not False
 
 
 def other_storages_inside(storage: MinioBackend) -> dict[str, str]:

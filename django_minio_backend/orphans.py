@@ -37,13 +37,11 @@ orphaned too; run with ``dry_run=True`` first.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import urllib3
 from django.core.exceptions import SuspiciousOperation
@@ -53,6 +51,7 @@ from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
 from .buckets import quarantine_prefix
+from .client import same_server
 from .conf import default_storage_name
 from .discovery import Alias, declared_buckets, minio_aliases, model_file_fields
 from .exceptions import NOT_FOUND_CODES, s3_errors
@@ -252,33 +251,6 @@ def model_buckets() -> list[BucketUse]:
     return list(uses.values())
 
 
-def _resolve(host: str, port: int) -> frozenset[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return frozenset()
-    return frozenset(str(info[4][0]) for info in infos)
-
-
-def server_address(storage: MinioBackend) -> tuple[frozenset[str], int | None]:
-    """The addresses and port the storage's endpoint resolves to (no addresses if it does not)."""
-    config = storage.config
-    scheme, sep, rest = config.endpoint.partition("://")
-    https = scheme.lower() == "https" if sep else config.use_https
-    try:
-        parts = urlsplit("//" + (rest if sep else config.endpoint))
-        host, port = parts.hostname, parts.port or (443 if https else 80)
-    except ValueError:
-        return frozenset(), None
-    return (_resolve(host, port) if host else frozenset()), port
-
-
-def _same_server(a: MinioBackend, b: MinioBackend) -> bool:
-    """Whether both endpoints resolve to a shared address with the same port."""
-    (addresses_a, port_a), (addresses_b, port_b) = server_address(a), server_address(b)
-    return port_a == port_b and bool(addresses_a & addresses_b)
-
-
 class _Unreadable(Exception):
     """An object the probe cannot read without more (an SSE-C key, say)."""
 
@@ -331,7 +303,7 @@ def _same_bucket(first: BucketUse, other: BucketUse) -> bool:
     never more.
     """
     a, b = first.storage, other.storage
-    if a.config.endpoint == b.config.endpoint or _same_server(a, b):
+    if same_server(a.config, b.config):
         return True
     try:
         verdict = _probe(a, b)

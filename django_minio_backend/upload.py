@@ -26,7 +26,6 @@ import contextlib
 import functools
 import itertools
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from minio.error import S3Error, ServerError
 from minio.sse import SseCustomerKey
 
 from . import sdk
+from .client import endpoint_addresses
 
 logger = logging.getLogger("django_minio_backend")
 
@@ -395,18 +395,13 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 @functools.lru_cache(maxsize=64)
 def server_identity(endpoint: str) -> str:
-    """``endpoint`` as the server it reaches: scheme dropped, host lower-cased and resolved.
+    """``endpoint`` as the server it reaches: its lowest address and port.
 
     ``localhost:9000`` and ``127.0.0.1:9000`` lock each other's names. A host that
     does not resolve stays as written.
     """
-    host = endpoint.lower().split("://", 1)[-1].rstrip("/")
-    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-    try:
-        address = sorted({str(info[4][0]) for info in socket.getaddrinfo(name, None)})[0]
-    except (OSError, IndexError):
-        return host
-    return f"{address}:{port}" if port else address
+    addresses, port = endpoint_addresses(endpoint, use_https=False)
+    return f"{min(addresses)}:{port}" if addresses else endpoint.lower()
 
 
 # Cache backends whose add() is atomic across processes.
