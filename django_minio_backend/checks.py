@@ -136,6 +136,7 @@ def _check_config(label: str, config: StorageConfig, obj: Any) -> Iterator[Check
             id=ID + "E031",
         )
     yield from _upstream_options(label, config, obj)
+    yield from _ca_bundle(label, config, obj)
     if config.external_endpoint is None and _explicit(label, "external_endpoint_use_https"):
         yield Warning(
             f"{label}: MINIO_EXTERNAL_ENDPOINT_USE_HTTPS is set but MINIO_EXTERNAL_ENDPOINT is not.",
@@ -167,6 +168,26 @@ def _upstream_options(label: str, config: StorageConfig, obj: Any) -> Iterator[C
             hint="Parts are uploaded two at a time, which bounds the memory a save uses; remove the option.",
             obj=obj,
             id=ID + "W005",
+        )
+
+
+def _ca_bundle(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMessage]:
+    """MINIO_CA_BUNDLE names a readable PEM file with a certificate: otherwise every HTTPS request fails."""
+    path = config.ca_bundle
+    if path is None or config.http_client is not None:
+        return
+    try:
+        with open(path, "rb") as pem:
+            text = pem.read(1 << 20)
+        problem = "" if b"-----BEGIN CERTIFICATE-----" in text else "holds no PEM certificate"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or exc})"
+    if problem:
+        yield Error(
+            f"{label}: MINIO_CA_BUNDLE = {path!r} {problem}.",
+            hint="Give the path of a PEM file holding the CA certificate(s) that signed the server's.",
+            obj=obj,
+            id=ID + "E021",
         )
 
 

@@ -172,6 +172,12 @@ def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
             f"endpoint {endpoint!r} must be host[:port], optionally after http:// or https://, "
             "with no path, query or user"
         )
+    try:
+        port = urlsplit("//" + host).port  # raises for a port that is not a number in 0-65535
+        if port == 0 or host.endswith(":"):
+            raise ValueError(host)
+    except ValueError:
+        raise ConfigurationError(f"endpoint {endpoint!r}: the port must be a number in 1-65535") from None
     return host.lower(), use_https
 
 

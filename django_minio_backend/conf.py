@@ -53,7 +53,11 @@ def _text_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
 
-class NotAFlagError(ImproperlyConfigured):
+class BadValueError(ImproperlyConfigured):
+    """A setting holds a value of the wrong shape; the message is completed with its name."""
+
+
+class NotAFlagError(BadValueError):
     """A True/False setting holds something else (check django_minio_backend.E020)."""
 
 
@@ -76,6 +80,9 @@ def _or_none(value: Any) -> Any:
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
+    """A list or tuple; a lone string would be taken letter by letter, so it is refused."""
+    if isinstance(value, (str, bytes)):
+        raise BadValueError(f"must be a list, not the string {value!r}: write [{value!r}].")
     return tuple(value or ())
 
 
@@ -129,8 +136,8 @@ class Setting:
         """``parse(value)``, with errors naming this setting."""
         try:
             return self.parse(value)
-        except NotAFlagError as exc:
-            raise NotAFlagError(f"django_minio_backend: {self.name} {exc}") from None
+        except BadValueError as exc:
+            raise type(exc)(f"django_minio_backend: {self.name} {exc}") from None
 
 
 SETTINGS: tuple[Setting, ...] = (

@@ -51,6 +51,8 @@ def test_good_configuration_has_no_messages() -> None:
             "Bad_Bucket",
         ),
         ({"MINIO_MULTIPART_PART_SIZE": 1024}, "E008", "MINIO_MULTIPART_PART_SIZE"),
+        ({"MINIO_PRIVATE_BUCKETS": "dmb-test-private"}, "E008", "MINIO_PRIVATE_BUCKETS must be a list"),
+        ({"MINIO_PUBLIC_BUCKETS": "dmb-test-public"}, "E008", "write ['dmb-test-public']"),
         ({"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": True}, "W001", "MINIO_EXTERNAL_ENDPOINT"),
         ({"MINIO_PRIVATE_BUCKETS": ["dmb-test-static"]}, "W002", "dmb-test-private"),
         ({"MINIO_MULTIPART_UPLOAD": False}, "W003", "MINIO_MULTIPART_UPLOAD"),
@@ -107,3 +109,13 @@ def test_on_start_check_skips_only_runservers_watcher_process(
 
     environ = {"RUN_MAIN": run_main} if run_main else {}
     assert is_autoreload_parent(argv, environ) is parent
+
+
+def test_ca_bundle_that_is_missing_or_holds_no_certificate_is_an_error_naming_it(tmp_path) -> None:
+    import certifi
+
+    missing, empty = tmp_path / "missing.pem", tmp_path / "empty.pem"
+    empty.write_text("not a certificate\n")
+    assert "cannot be read" in ids(MINIO_CA_BUNDLE=str(missing))["django_minio_backend.E021"]
+    assert "holds no PEM certificate" in ids(MINIO_CA_BUNDLE=str(empty))["django_minio_backend.E021"]
+    assert "django_minio_backend.E021" not in ids(MINIO_CA_BUNDLE=certifi.where())
