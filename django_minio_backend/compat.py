@@ -10,6 +10,7 @@ and return boto3 parameters; they are adapted here (see ``__init_subclass__``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from minio import Minio
 
 from .buckets import sync_bucket
+from .client import client_for, split_endpoint
 from .conf import MEDIA_BUCKET_DEFAULT, STATIC_BUCKET_DEFAULT
 from .headers import boto3_headers
 from .policies import public_read_policy
@@ -117,9 +119,9 @@ class UpstreamCompatMixin:
 
     @property
     def base_url(self) -> str:
-        """``http(s)://MINIO_ENDPOINT``."""
-        config = self.config
-        return f"{'https' if config.use_https else 'http'}://{config.endpoint}"
+        """``http(s)://MINIO_ENDPOINT`` (a scheme written in the endpoint wins)."""
+        host, https = split_endpoint(self.config.endpoint, self.config.use_https)
+        return f"{'https' if https else 'http'}://{host}"
 
     @property
     def base_url_external(self) -> str:
@@ -127,7 +129,8 @@ class UpstreamCompatMixin:
         config = self.config
         if not config.external_endpoint:
             return self.base_url
-        return f"{'https' if config.external_endpoint_use_https else 'http'}://{config.external_endpoint}"
+        host, https = split_endpoint(config.external_endpoint, config.external_endpoint_use_https)
+        return f"{'https' if https else 'http'}://{host}"
 
     @property
     def client_external(self) -> Minio:
@@ -136,14 +139,10 @@ class UpstreamCompatMixin:
         config = self.config
         if self.same_endpoints:
             return self.client
-        return Minio(
-            config.external_endpoint or "",
-            access_key=config.access_key,
-            secret_key=config.secret_key,
-            secure=config.external_endpoint_use_https,
-            region=config.signing_region,
-            http_client=config.http_client,
+        external = dataclasses.replace(
+            config, endpoint=config.external_endpoint or "", use_https=config.external_endpoint_use_https
         )
+        return client_for(external)
 
     client_fake = client_external  # the 3.x name
 

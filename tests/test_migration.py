@@ -424,6 +424,17 @@ def test_4x_endpoint_helpers_describe_internal_and_external_endpoints(s3_server,
         assert plain.client_external is plain.client
 
 
+def test_4x_endpoint_helpers_take_a_scheme_written_in_the_endpoint(s3_server, s3_settings) -> None:
+    storage = MinioBackend(
+        bucket_name="x", endpoint=f"http://{s3_server.endpoint}/", external_endpoint="https://CDN.example.com"
+    )
+    assert storage.base_url == f"http://{s3_server.endpoint}"
+    assert storage.base_url_external == "https://cdn.example.com"
+    with pytest.warns(DeprecationWarning, match="url"):
+        client = storage.client_external
+    assert client._base_url.host == "cdn.example.com" and client._base_url.is_https
+
+
 def test_validate_settings_raises_configuration_error_naming_the_mistake(s3_settings) -> None:
     with pytest.warns(DeprecationWarning, match="manage.py check"):
         MinioBackend(bucket_name="dmb-test-private").validate_settings()
