@@ -38,7 +38,7 @@ from .conf import (
 )
 from .exceptions import NOT_FOUND_CODES, ObjectChangedError, connection_hint, s3_errors
 from .files import MinioFile, ObjectReader
-from .header_encoding import encode_headers
+from .header_encoding import HeaderValueError, content_disposition, encode_headers
 from .headers import option_headers
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus
@@ -57,11 +57,20 @@ def _size_of(content: Any, fallback: int) -> int:
 
 
 def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """``{"content-disposition": ...}`` -> ``{"response-content-disposition": ...}``."""
+    """``{"content-disposition": ...}`` -> ``{"response-content-disposition": ...}``.
+
+    The server sends these values back as headers: a non-ASCII file name is encoded
+    as RFC 6266 says (``filename*``), any other non-ASCII value is refused.
+    """
     params = {}
     for key, value in (headers or {}).items():
         key = key.lower()
-        params[key if key.startswith("response-") else f"response-{key}"] = value
+        key = key if key.startswith("response-") else f"response-{key}"
+        if key == "response-content-disposition":
+            value = content_disposition(value)
+        elif not value.isascii():
+            raise HeaderValueError(f"url(): the value of {key!r} is not ASCII: {value!r}")
+        params[key] = value
     return params
 
 

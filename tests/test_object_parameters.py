@@ -153,6 +153,20 @@ def test_response_headers_make_a_download_link(storage: MinioBackend) -> None:
     assert http.request("GET", url).headers["Content-Type"] == "application/pdf"
 
 
+def test_download_link_with_a_non_ascii_file_name_reaches_the_browser_as_rfc_6266_says(
+    storage: MinioBackend,
+) -> None:
+    name = storage.save("report.bin", ContentFile(b"r"))
+    url = storage.url(
+        name, response_headers={"content-disposition": 'attachment; filename="Bericht Größe.pdf"'}
+    )
+    disposition = http.request("GET", url).headers["Content-Disposition"]
+    assert disposition.isascii()
+    assert "filename*=UTF-8''Bericht%20Gr%C3%B6%C3%9Fe.pdf" in disposition
+    with pytest.raises(ValueError, match="response-content-type"):
+        storage.url(name, response_headers={"content-type": "text/plain; name=é"})
+
+
 def test_public_response_headers_are_signed_but_plain_url_stays_unsigned(
     public_storage: MinioBackend,
 ) -> None:
