@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pathlib
 import threading
@@ -13,19 +12,18 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
-import urllib3
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from minio import Minio
-from minio.error import S3Error, ServerError
+from minio.error import S3Error
 from minio.sse import SseCustomerKey
 
-from . import capabilities, manager, upload
+from . import capabilities, links, manager, upload
 from .buckets import ensure_bucket_once
-from .client import UrlSigner, client_for, status_http_client
+from .client import UrlSigner, client_for
 from .compat import UpstreamCompatMixin
 from .conf import (
     MAX_URL_EXPIRY,
@@ -36,17 +34,15 @@ from .conf import (
     normalize_options,
     resolve,
 )
-from .exceptions import NOT_FOUND_CODES, ObjectChangedError, connection_hint, s3_errors
+from .exceptions import NOT_FOUND_CODES, ObjectChangedError, s3_errors
 from .files import MinioFile, ObjectReader
-from .header_encoding import HeaderValueError, content_disposition, encode_headers
+from .header_encoding import encode_headers
 from .headers import option_headers
 from .names import clean_name, join_prefix
-from .status import MinioServerStatus
+from .status import MinioServerStatus, server_status
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
-URL_CACHE_MARGIN = 60  # seconds a cached URL must still be valid when served
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # signing windows are aligned to it
 
 
 def _size_of(content: Any, fallback: int) -> int:
@@ -54,50 +50,6 @@ def _size_of(content: Any, fallback: int) -> int:
         return int(content.size)
     except (AttributeError, OSError, TypeError, ValueError):
         return fallback
-
-
-def _response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """``{"content-disposition": ...}`` -> ``{"response-content-disposition": ...}``.
-
-    The server sends these values back as headers: a non-ASCII file name is encoded
-    as RFC 6266 says (``filename*``), any other non-ASCII value is refused.
-    """
-    params = {}
-    for key, value in (headers or {}).items():
-        key = key.lower()
-        key = key if key.startswith("response-") else f"response-{key}"
-        if key == "response-content-disposition":
-            value = content_disposition(value)
-        elif not value.isascii():
-            raise HeaderValueError(f"url(): the value of {key!r} is not ASCII: {value!r}")
-        params[key] = value
-    return params
-
-
-def _names_root_or_folder(name: str) -> bool:
-    """``""``, ``"/"``, ``"./."``, ``"dir/"``: names of the bucket root or of a "folder"."""
-    spelled = name.replace("\\", "/")
-    return spelled.endswith("/") or all(part in ("", ".") for part in spelled.split("/"))
-
-
-def _url_cache_key(
-    config: StorageConfig, signer: UrlSigner, key: str, expiry: timedelta, overrides: dict[str, str]
-) -> str:
-    """Everything a presigned URL depends on: storages that sign differently never share an entry."""
-    raw = "\0".join(
-        [
-            signer.scheme,
-            signer.host,
-            signer.bucket,
-            signer.region,
-            signer.access_key,
-            key,
-            str(expiry),
-            str(config.url_signing_window),
-            repr(sorted(overrides.items())),
-        ]
-    )
-    return config.url_cache_prefix + hashlib.sha256(raw.encode()).hexdigest()
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -477,7 +429,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         """
         if name is None:  # Storage.url() accepts None (an empty FieldFile); refused as _key() refuses it
             raise ValueError("object name must be a string, not NoneType")
-        if isinstance(name, str) and name[-1:] in ("", "/", "\\", ".") and _names_root_or_folder(name):
+        if isinstance(name, str) and name[-1:] in ("", "/", "\\", ".") and links.names_root_or_folder(name):
             raise SuspiciousFileOperation(
                 f"url({name!r}) names the bucket or a folder, not an object; its signed URL would list keys"
             )
@@ -486,84 +438,16 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             raise ValueError(f"url(expire={expire!r}): a presigned URL must live at least one second")
         if self.is_public and expire is None and not response_headers:
             return self.signer.public_url(key)
-        config = self.config
-        expiry = min(config.url_expiry_hours if expire is None else expire, MAX_URL_EXPIRY)
-        overrides = _response_params(response_headers)
-        if not config.url_caching_enabled or self.signer.provider is not None:
-            # Keys from a provider rotate and end a URL's validity with them: never cached.
-            return self._presign(key, expiry, overrides)[0]
-        from django.core.cache import cache
-
-        cache_key = _url_cache_key(config, self.signer, key, expiry, overrides)
-        url: str | None = cache.get(cache_key)
-        if url is None:
-            # Signed for the cache's time on top of the expiry, so a URL served from the cache
-            # still has ``expiry`` to live; near the 7 days S3 allows, what is left of them.
-            keep = min(
-                config.url_cache_timeout or 0.8 * expiry.total_seconds(), 0.8 * MAX_URL_EXPIRY.total_seconds()
-            )
-            signed = min(expiry + timedelta(seconds=keep), MAX_URL_EXPIRY)
-            promised = min(expiry, signed - timedelta(seconds=keep))
-            url, valid_until = self._presign(key, signed, overrides)
-            now = datetime.now(timezone.utc)
-            timeout = (valid_until - now - promised).total_seconds() - URL_CACHE_MARGIN
-            if timeout > 0:
-                cache.set(cache_key, url, timeout=int(timeout))
-        return url
-
-    def _presign(self, key: str, expiry: timedelta, overrides: dict[str, str]) -> tuple[str, datetime]:
-        """A presigned URL valid at least ``expiry`` from now, and the moment it stops being valid.
-
-        Without a signing window the URL is signed now (to the second, so its
-        lifetime is rounded up). With one, it is signed at the window's start
-        for ``expiry + window``: every call in the window gets the same URL, valid
-        between ``expiry`` and ``expiry + window`` from the call. When
-        ``expiry + window`` is over S3's 7 days (check E031 reports it for the
-        configured expiry), that promise cannot be kept: the URL is signed now.
-        """
-        now = datetime.now(timezone.utc)
-        start, end = now, now + expiry
-        window = self.config.url_signing_window
-        if window and expiry + window <= MAX_URL_EXPIRY:
-            start = now - (now - _EPOCH) % window
-            end = start + expiry + window
-        signed_at = start.replace(microsecond=0)
-        seconds = min(-((signed_at - end) // timedelta(seconds=1)), int(MAX_URL_EXPIRY.total_seconds()))
-        lifetime = timedelta(seconds=seconds)
-        url = self.signer.presigned_url(key, lifetime, now=signed_at, response_headers=overrides)
-        return url, signed_at + lifetime
+        expiry = min(self.config.url_expiry_hours if expire is None else expire, MAX_URL_EXPIRY)
+        return links.presigned_url(
+            self.config, self.signer, key, expiry, links.response_params(response_headers)
+        )
 
     # -- health --------------------------------------------------------------------
 
     def is_minio_available(self) -> MinioServerStatus:
         """Whether the server answers and accepts the credentials, within seconds; never raises."""
-        try:
-            config = self.config
-        except (ImproperlyConfigured, TypeError, ValueError) as exc:
-            return MinioServerStatus(False, f"the storage's configuration cannot be used: {exc}")
-        try:
-            client = client_for(config, config.http_client or status_http_client(config.ca_bundle))
-        except (ImproperlyConfigured, ValueError) as exc:
-            return MinioServerStatus(False, f"MINIO_ENDPOINT {config.endpoint!r} cannot be used: {exc}")
-        if not config.endpoint:
-            return MinioServerStatus(False, "MINIO_ENDPOINT is not set (in the settings or the OPTIONS)")
-        try:
-            found = client.bucket_exists(self.bucket)
-        except S3Error as exc:
-            return MinioServerStatus(
-                False, f"{config.endpoint} refused the request ({exc.code}): check the access and secret key"
-            )
-        except (urllib3.exceptions.HTTPError, ServerError, OSError, ValueError) as exc:
-            return MinioServerStatus(
-                False, f"cannot reach S3 at {config.endpoint}: {exc}{connection_hint(exc)}"
-            )
-        if found:
-            return MinioServerStatus(True, f"{config.endpoint} is available; bucket {self.bucket!r} exists")
-        return MinioServerStatus(
-            True,
-            f"{config.endpoint} is available; bucket {self.bucket!r} does not exist yet "
-            "(run manage.py initialize_buckets)",
-        )
+        return server_status(self)
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackendStatic")
