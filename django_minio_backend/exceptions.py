@@ -48,6 +48,25 @@ def connection_hint(exc: BaseException) -> str:
     return ""
 
 
+def frameless(exc: BaseException) -> BaseException:
+    """``exc`` and the exceptions chained to it, without their tracebacks.
+
+    The frames are the SDK's and urllib3's, whose locals hold every request header,
+    the session token among them: error reports (Django's 500 page, e-mails, error
+    trackers) show frame locals. The messages, which name the endpoint and object, stay.
+    """
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return exc
+
+
 @contextlib.contextmanager
 def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterator[None]:
     """Turn SDK and transport errors into OSError subclasses naming the endpoint and object.
@@ -60,14 +79,15 @@ def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterat
         yield
     except S3Error as exc:
         if exc.code in NOT_FOUND_CODES:
-            raise FileNotFoundError(f"{action}: {where} does not exist ({exc.code})") from exc
+            raise FileNotFoundError(f"{action}: {where} does not exist ({exc.code})") from frameless(exc)
         if exc.code in CREDENTIAL_CODES:
             raise PermissionError(
                 f"{action}: the server at {endpoint} refused the credentials "
                 f"or the access ({exc.code}) for {where}"
-            ) from exc
-        raise StorageError(f"{action}: {where}: {exc.code}: {exc.message}") from exc
+            ) from frameless(exc)
+        raise StorageError(f"{action}: {where}: {exc.code}: {exc.message}") from frameless(exc)
     except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
             raise
-        raise StorageError(f"{action}: cannot reach S3 at {where} ({exc}){connection_hint(exc)}") from exc
+        hint = connection_hint(exc)
+        raise StorageError(f"{action}: cannot reach S3 at {where} ({exc}){hint}") from frameless(exc)

@@ -34,7 +34,7 @@ from .conf import (
     normalize_options,
     resolve,
 )
-from .exceptions import NOT_FOUND_CODES, ObjectChangedError, s3_errors
+from .exceptions import NOT_FOUND_CODES, ObjectChangedError, frameless, s3_errors
 from .files import MinioFile, ObjectReader
 from .header_encoding import encode_headers
 from .headers import option_headers
@@ -335,7 +335,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
                         raise ObjectChangedError(
                             f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
                             f"(read up to byte {offset}); open it again"
-                        ) from exc
+                        ) from frameless(exc)
                     raise
 
         length = response.headers.get("Content-Length")

@@ -62,6 +62,26 @@ def test_secret_key_is_absent_from_error_reports_of_failed_saves(
         assert SECRET not in text, label
 
 
+@pytest.mark.parametrize(
+    ("label", "options"),
+    [("token the server does not know", {}), ("unreachable server", {"endpoint": "127.0.0.1:9"})],
+)
+def test_session_token_is_absent_from_error_reports_of_failed_requests(
+    bucket: str, make_storage: Callable[..., MinioBackend], label: str, options: dict[str, Any]
+) -> None:
+    token = "ToKeN-" + uuid.uuid4().hex  # the SDK copies it into every request's header dict
+    storage = make_storage(bucket, session_token=token, **options)
+    for action in (
+        lambda: storage.save("a.txt", ContentFile(b"a")),
+        lambda: storage.open("a.txt"),
+        lambda: storage.exists("a.txt"),
+    ):
+        exc = raised(action)
+        text = reports(exc)
+        assert isinstance(exc, OSError) and str(exc) in text.replace("&#x27;", "'")
+        assert token not in text, label
+
+
 def test_secret_from_settings_is_absent_from_the_report_of_a_configuration_error(
     bucket: str, make_storage: Callable[..., MinioBackend]
 ) -> None:
