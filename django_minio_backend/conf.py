@@ -95,11 +95,15 @@ def _part_size(value: Any) -> int:
     return size
 
 
+MAX_POOL_CONNECTIONS = 4096  # urllib3 fills a pool's queue with this many slots up front
+
+
 def _pool_size(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_POOL_CONNECTIONS:
         return value
     raise ImproperlyConfigured(
-        f"django_minio_backend: MINIO_MAX_POOL_CONNECTIONS must be a positive int, not {value!r}."
+        f"django_minio_backend: MINIO_MAX_POOL_CONNECTIONS must be an int from 1 to {MAX_POOL_CONNECTIONS} "
+        f"(the most threads that talk to one server at once), not {value!r}."
     )
 
 
@@ -270,7 +274,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MINIO_MAX_POOL_CONNECTIONS",
         64,
         "Connections kept open per server by the pool built when MINIO_HTTP_CLIENT is None; "
-        "at least the threads that save or read at once (urllib3 drops the connections beyond it).",
+        "at least the threads that save or read at once (urllib3 drops the connections beyond it); "
+        "at most 4096.",
         parse=_pool_size,
     ),
     Setting(

@@ -45,7 +45,11 @@ def names_root_or_folder(name: str) -> bool:
 def _cache_key(
     config: StorageConfig, signer: UrlSigner, key: str, expiry: timedelta, overrides: dict[str, str]
 ) -> str:
-    """Everything a presigned URL depends on: storages that sign differently never share an entry."""
+    """Everything a presigned URL depends on: storages that sign differently never share an entry.
+
+    The keys count too: after the secret key (or session token) is rotated under the same
+    access key, URLs signed with the old one are not served from a shared cache.
+    """
     raw = "\0".join(
         [
             signer.scheme,
@@ -53,6 +57,7 @@ def _cache_key(
             signer.bucket,
             signer.region,
             signer.access_key,
+            hashlib.sha256(f"{signer.secret_key}\0{signer.session_token or ''}".encode()).hexdigest(),
             key,
             str(expiry),
             str(config.url_signing_window),

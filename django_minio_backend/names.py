@@ -41,7 +41,6 @@ def plugin_prefix(instance: Any, filename: str) -> str:
     return join_prefix(upload_to_prefix(instance=instance, filename=filename, storage=None), filename)
 
 
-@functools.lru_cache(maxsize=16384)  # url() validates every call; templates repeat names
 def clean_name(name: str) -> str:
     """Validate an object name and return it in canonical form (``/`` separators).
 
@@ -52,12 +51,11 @@ def clean_name(name: str) -> str:
     """
     if not isinstance(name, str):
         raise ValueError(f"object name must be a string, not {type(name).__name__}")
-    return _clean_name(name)
+    if len(name) > MAX_KEY_BYTES:  # valid only when padded (``./``, ``//``): not worth keeping
+        return _clean_name(name)
+    return _cached_clean_name(name)
 
 
-# A save validates its name three times (save, get_available_name, the key); exists() and
-# open() repeat names: the answers are cached (a refused name raises again each time).
-@functools.lru_cache(maxsize=4096)
 def _clean_name(name: str) -> str:
     name = name.replace("\\", "/")
     if not name or name in (".", "/"):
@@ -75,3 +73,9 @@ def _clean_name(name: str) -> str:
     if len(name.encode("utf-8")) > MAX_KEY_BYTES:
         raise ValueError(f"object name is over {MAX_KEY_BYTES} bytes once UTF-8 encoded")
     return name
+
+
+# A save validates its name three times (save, get_available_name, the key); url(), exists()
+# and open() repeat names. Answers are cached for names up to 1024 characters, so the cache
+# holds a few MiB at most whatever names requests bring (a refused name raises again each time).
+_cached_clean_name = functools.lru_cache(maxsize=4096)(_clean_name)

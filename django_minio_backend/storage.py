@@ -291,8 +291,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
 
     @cached_property
     def _sse_headers(self) -> dict[str, str]:
-        sse = self.config.sse
-        return dict(sse.headers()) if sse is not None else {}
+        return upload.sse_headers(self.config.sse)
 
     def _ssec(self) -> SseCustomerKey | None:
         sse = self.config.sse
@@ -422,7 +421,9 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         SuspiciousFileOperation: their signed URL would list the bucket.
         ``expire`` sets a presigned URL's lifetime: at least one second (fractions
         round up), capped at 7 days; the URL stays valid at least that long (with
-        ``MINIO_URL_SIGNING_WINDOW``, up to one window longer). ``response_headers``
+        ``MINIO_URL_SIGNING_WINDOW``, up to one window longer), except a URL from the
+        URL cache whose expiry plus the cache's time is over 7 days: it has what is
+        left of 7 days from its signing. ``response_headers``
         overrides response headers, e.g. ``{"content-disposition": 'attachment;
         filename="report.pdf"'}``; either makes even a public object's URL presigned.
         Signed locally: no network.

@@ -37,10 +37,11 @@ from typing import Any, Protocol
 
 from minio import Minio
 from minio.error import S3Error, ServerError
-from minio.sse import SseCustomerKey
+from minio.sse import Sse, SseCustomerKey
 
 from . import sdk
 from .client import endpoint_addresses
+from .conf import Secret
 
 logger = logging.getLogger("django_minio_backend")
 
@@ -176,11 +177,21 @@ class Destination:
 
     @property
     def ssec_headers(self) -> dict[str, str]:
-        return dict(self.ssec.headers()) if self.ssec else {}
+        return sse_headers(self.ssec)
 
     def sent(self, size: int) -> None:
         if self.progress is not None:
             self.progress.update(size)
+
+
+def sse_headers(sse: Sse | None) -> dict[str, str]:
+    """The headers of ``sse``, with an SSE-C key hidden from repr(): error reports show locals."""
+    if sse is None:
+        return {}
+    return {
+        name: Secret(value) if "customer-key" in name.lower() else value
+        for name, value in sse.headers().items()
+    }
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -59,8 +59,8 @@ def test_pool_smaller_than_the_threads_discards_connections(
     assert _pool_full_warnings(caplog) > 0
 
 
-@pytest.mark.parametrize("value", [0, -1, "64", True])
-def test_max_pool_connections_must_be_a_positive_int(
+@pytest.mark.parametrize("value", [0, -1, "64", True, 10**9])
+def test_max_pool_connections_must_be_an_int_a_pool_can_hold(
     bucket: str, make_storage: Callable[..., MinioBackend], value: object
 ) -> None:
     with pytest.raises(ImproperlyConfigured, match="MINIO_MAX_POOL_CONNECTIONS"):

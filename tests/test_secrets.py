@@ -82,6 +82,29 @@ def test_session_token_is_absent_from_error_reports_of_failed_requests(
         assert token not in text, label
 
 
+@pytest.mark.parametrize("size", [3, 6 * 1024 * 1024])
+def test_sse_c_key_is_absent_from_error_reports_of_failed_saves(
+    make_storage: Callable[..., MinioBackend], size: int
+) -> None:
+    import base64
+
+    from minio.sse import SseCustomerKey
+
+    key = uuid.uuid4().hex.encode()  # 32 bytes
+    storage = make_storage(
+        "dmb-no-such-bucket-" + uuid.uuid4().hex[:8],
+        sse=SseCustomerKey(key),
+        bucket_check_on_save=False,  # the upload itself fails, with the key in its headers
+        conditional_writes=True,  # no probe first
+        multipart_threshold=5 * 1024 * 1024,
+        multipart_part_size=5 * 1024 * 1024,
+    )
+    exc = raised(lambda: storage.save("a.bin", ContentFile(b"x" * size)))
+    text = reports(exc)
+    assert "NoSuchBucket" in text
+    assert base64.b64encode(key).decode() not in text
+
+
 def test_secret_from_settings_is_absent_from_the_report_of_a_configuration_error(
     bucket: str, make_storage: Callable[..., MinioBackend]
 ) -> None:

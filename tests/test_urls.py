@@ -157,6 +157,8 @@ def test_upper_case_external_endpoint_gives_urls_that_work(
         {"external_endpoint": "cdn.example.com"},
         {"external_endpoint": "cdn.example.com", "external_endpoint_use_https": True},
         {"access_key": "another-key"},
+        {"secret_key": "a-rotated-secret"},
+        {"session_token": "another-session"},
         {"url_signing_window": timedelta(hours=1)},
     ],
 )
