@@ -43,6 +43,9 @@ from .status import MinioServerStatus, server_status
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_ATTEMPTS = 20
+# Per thread, the last (storage id, name, max_length) get_available_name answered: _save
+# keeps max_length for alternatives. Module-level, so no thread creates its own by racing.
+_LAST_AVAILABLE = threading.local()
 
 
 def _size_of(content: Any, fallback: int) -> int:
@@ -163,13 +166,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             if self.config.replace_existing:
                 raise SuspiciousFileOperation(f"{name!r} is longer than max_length={max_length}")
             name = self._alternative_name(name, max_length)
-        self._max_length.last = (name, max_length)
+        _LAST_AVAILABLE.name = (id(self), name, max_length)
         return name
-
-    @cached_property
-    def _max_length(self) -> threading.local:
-        """The max_length Django gave get_available_name, for alternatives chosen in _save."""
-        return threading.local()
 
     def _alternative_name(self, name: str, max_length: int | None) -> str:
         """A Django-style alternative to ``name`` (``get_alternative_name``), within ``max_length``."""
@@ -208,8 +206,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         the next alternative name. ``replace_existing`` storages overwrite.
         """
         config = self.config
-        last = getattr(self._max_length, "last", None)
-        max_length = last[1] if last and last[0] == name else None
+        last = getattr(_LAST_AVAILABLE, "name", None)
+        max_length = last[2] if last and last[:2] == (id(self), name) else None
         # Encoded here, not only in get_object_parameters: a subclass may override that.
         headers = encode_headers(self.get_object_parameters(name, content))
         if config.bucket_check_on_save:
