@@ -38,6 +38,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from django.apps import apps
@@ -54,7 +55,7 @@ from minio.sse import SseCustomerKey
 
 from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
-from .client import client_for, default_http_client
+from .client import UrlSigner, client_for, default_http_client
 from .conf import MIN_PART_SIZE, global_setting
 from .content_types import ContentTypeError, parse_content_type
 from .exceptions import s3_errors
@@ -371,19 +372,57 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
         p.number for p in listed if 1 <= p.number <= ticket.parts and p.size == ticket.part_length(p.number)
     }
     missing = [n for n in range(1, ticket.parts + 1) if n not in good]
-    client = browser_client(storage)
     expires = min(_ticket_age(), timedelta(days=7))
     urls = {
-        str(number): client.get_presigned_url(
-            "PUT",
-            storage.bucket,
-            ticket.key,
-            expires,
-            extra_query_params={"partNumber": str(number), "uploadId": ticket.upload_id},
+        str(number): presigned_part_url(
+            storage.signer, ticket.key, ticket.upload_id, number, ticket.part_length(number), expires
         )
         for number in missing[:PART_BATCH]
     }
     return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing)}
+
+
+def presigned_part_url(
+    signer: UrlSigner, key: str, upload_id: str, number: int, length: int, expires: timedelta
+) -> str:
+    """A presigned PUT URL for part ``number`` of ``upload_id`` that takes exactly ``length`` bytes.
+
+    ``content-length`` is a signed header (AWS Signature V4, query string): a
+    body of any other size changes the header the server checks the signature
+    against, so the server refuses it (403) instead of storing up to 5 GiB per
+    part. Browsers set Content-Length themselves from the Blob they send.
+    """
+    if signer.provider is None:
+        access_key, secret_key, token = signer.access_key, signer.secret_key, signer.session_token
+    else:
+        creds = signer.provider.retrieve()
+        access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{amz_date[:8]}/{signer.region}/s3/aws4_request"
+    params = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{access_key}/{scope}",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Expires": str(int(expires.total_seconds())),
+        "X-Amz-SignedHeaders": "content-length;host",
+        "partNumber": str(number),
+        "uploadId": upload_id,
+    }
+    if token:
+        params["X-Amz-Security-Token"] = token
+    # The canonical query is sorted by encoded name and uses the same encoding as the URL.
+    query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
+    path = signer.path(key)
+    canonical = (
+        f"PUT\n{path}\n{query}\ncontent-length:{length}\nhost:{signer.host}\n\n"
+        "content-length;host\nUNSIGNED-PAYLOAD"
+    )
+    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signing_key = ("AWS4" + secret_key).encode()
+    for part in (amz_date[:8], signer.region, "s3", "aws4_request"):
+        signing_key = hmac.digest(signing_key, part.encode(), "sha256")
+    signature = hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
+    return f"{signer.public_url(key)}?{query}&X-Amz-Signature={signature}"
 
 
 def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:
@@ -489,6 +528,15 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
     numbers = [p.number for p in listed]
     if numbers != list(range(1, ticket.parts + 1)):
         raise UploadRefused(f"the upload has {len(listed)} of its {ticket.parts} parts; upload the rest", 409)
+    # The part URLs bind each part's size, but a server may not check a signed
+    # Content-Length: whatever it holds is measured against the ticket before completing.
+    wrong = [p.number for p in listed if p.size != ticket.part_length(p.number)]
+    if wrong:
+        with contextlib.suppress(S3Error):
+            sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+        raise UploadRefused(
+            f"part {wrong[0]} of the upload does not have the size the ticket announced; start again", 422
+        )
     sdk.complete_multipart_upload(
         storage.client, storage.bucket, ticket.key, ticket.upload_id, [p.etag for p in listed], {}
     )

@@ -1,0 +1,62 @@
+"""Direct uploads at their limits: part sizes, long uploads, shared buckets, bad settings and types.
+
+Against the real server of the suite, as in test_direct.py, whose helpers these tests share.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from minio import Minio
+from minio.error import S3Error
+
+from django_minio_backend import direct, sdk
+from django_minio_backend.direct import UploadRefused
+
+from .test_direct import BUCKET, FIELD, PART, fake_request, http, put_parts, settings_5mib, ticket_data, unique
+
+__all__ = ["settings_5mib"]  # a fixture shared with test_direct.py
+
+# -- G: each part URL takes exactly its part's size -----------------------------------
+
+
+@pytest.mark.parametrize("delta", [1, -1, 3 * PART])
+def test_part_url_refuses_a_body_of_another_size(settings_5mib: None, raw_client: Minio, delta: int) -> None:
+    data = os.urandom(PART + 10)
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(), len(data), "application/octet-stream")
+    urls = direct.part_urls(request, answer["ticket"], FIELD)["urls"]
+    response = http.request("PUT", urls["1"], body=os.urandom(PART + delta))
+    assert response.status == 403, response.data
+    ticket = ticket_data(answer["ticket"])
+    assert sdk.list_parts(raw_client, BUCKET, ticket["key"], ticket["upload_id"]) == []
+
+
+def test_last_part_url_takes_only_the_remainder(settings_5mib: None) -> None:
+    data = os.urandom(PART + 10)
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(), len(data), "application/octet-stream")
+    urls = direct.part_urls(request, answer["ticket"], FIELD)["urls"]
+    assert http.request("PUT", urls["2"], body=os.urandom(PART)).status == 403
+    assert http.request("PUT", urls["2"], body=data[PART:]).status == 200
+
+
+def test_finalize_refuses_parts_of_other_sizes_and_aborts_the_upload(
+    settings_5mib: None, raw_client: Minio
+) -> None:
+    # A server that does not check signed Content-Length: the parts come in another way.
+    data = os.urandom(PART + 10)
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(), len(data), "application/octet-stream")
+    ticket = ticket_data(answer["ticket"])
+    key, upload_id = ticket["key"], ticket["upload_id"]
+    sdk.upload_part(raw_client, BUCKET, key, upload_id, 1, os.urandom(2 * PART), {})
+    sdk.upload_part(raw_client, BUCKET, key, upload_id, 2, data[PART:], {})
+    with pytest.raises(UploadRefused, match="part 1 .* size") as refused:
+        direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 422
+    with pytest.raises(S3Error) as gone:
+        sdk.list_parts(raw_client, BUCKET, key, upload_id)
+    assert gone.value.code == "NoSuchUpload"
