@@ -376,6 +376,13 @@ SETTINGS: tuple[Setting, ...] = (
         per_storage=False,
     ),
     Setting(
+        "MINIO_DIRECT_UPLOAD_FINALIZE_AGE",
+        timedelta(days=1),
+        "How long after a ticket was issued (or renewed by asking for part URLs) its upload may still "
+        "be resumed and finalized (a timedelta; never less than the ticket age).",
+        per_storage=False,
+    ),
+    Setting(
         "MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX",
         "dmb-quarantine/",
         "Key prefix where direct uploads land until they are finalized.",

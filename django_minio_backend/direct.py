@@ -179,10 +179,22 @@ def _ticket_age() -> timedelta:
     return age if isinstance(age, timedelta) else timedelta(seconds=int(age))
 
 
-def load_ticket(request: HttpRequest, signed: str, label: str | None = None) -> Ticket:
-    """The ticket ``signed`` if it is genuine, unexpired and this user's and session's (else 403)."""
+def _finalize_age() -> timedelta:
+    """How long a ticket's upload may be resumed and finalized: ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE``."""
+    age = global_setting("MINIO_DIRECT_UPLOAD_FINALIZE_AGE")
+    age = age if isinstance(age, timedelta) else timedelta(seconds=int(age))
+    return max(age, _ticket_age())
+
+
+def load_ticket(
+    request: HttpRequest, signed: str, label: str | None = None, *, max_age: timedelta | None = None
+) -> Ticket:
+    """The ticket ``signed`` if it is genuine, unexpired and this user's and session's (else 403).
+
+    Unexpired: younger than ``max_age`` (default ``MINIO_DIRECT_UPLOAD_TICKET_AGE``).
+    """
     try:
-        data = signing.loads(signed, salt=TICKET_SALT, max_age=_ticket_age())
+        data = signing.loads(signed, salt=TICKET_SALT, max_age=max_age or _ticket_age())
         ticket = Ticket(**data)
     except signing.SignatureExpired:
         raise UploadRefused("the upload ticket has expired; start the upload again", 403) from None
@@ -353,11 +365,15 @@ def _post(storage: MinioBackend, ticket: Ticket) -> dict[str, Any]:
 def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> dict[str, Any]:
     """The parts the server holds for a multipart ticket and presigned URLs for the next missing ones.
 
-    ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count}``: a
-    browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
+    ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count, "ticket": renewed}``:
+    a browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
     A part of the wrong size is dropped from ``uploaded`` and handed out again.
+
+    An upload may outlast the ticket age: while its multipart upload is still on
+    the server, a ticket up to ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE`` old is taken
+    and ``ticket`` is the same ticket signed anew, to be used from then on.
     """
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     if not ticket.upload_id:
         raise UploadRefused("this upload is a single POST; it has no parts")
     _, _, storage = resolve_field(ticket.field)
@@ -372,14 +388,17 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
         p.number for p in listed if 1 <= p.number <= ticket.parts and p.size == ticket.part_length(p.number)
     }
     missing = [n for n in range(1, ticket.parts + 1) if n not in good]
-    expires = min(_ticket_age(), timedelta(days=7))
+    # As long as a ticket may finalize: a batch of parts may take hours on a slow line, and
+    # each URL takes only its part of this upload, whose size it binds.
+    expires = min(_finalize_age(), timedelta(days=7))
     urls = {
         str(number): presigned_part_url(
             storage.signer, ticket.key, ticket.upload_id, number, ticket.part_length(number), expires
         )
         for number in missing[:PART_BATCH]
     }
-    return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing)}
+    # Renewed only now: the upload was listed, so it exists and is this ticket's (key and id are signed).
+    return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing), "ticket": ticket.sign()}
 
 
 def presigned_part_url(
@@ -427,7 +446,7 @@ def presigned_part_url(
 
 def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:
     """Cancel a ticket's upload: abort its multipart upload or remove its quarantine object."""
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     _, _, storage = resolve_field(ticket.field)
     with _errors(storage, "cancel upload", ticket.name):
         try:
@@ -446,9 +465,10 @@ def finalize(
 
     Returns ``{"name", "size", "value"}`` (``value`` for the form field).
     UploadRefused when the object is missing, has another size or content type
-    or checksum (it is then deleted), or a plugin rejects it.
+    or checksum (it is then deleted), or a plugin rejects it. The ticket may be
+    up to ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE`` old: the upload may have outlasted its ticket.
     """
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     model, model_field, storage = resolve_field(ticket.field)
     from django.core.cache import cache
 
@@ -456,7 +476,7 @@ def finalize(
     # The cache entry stops replays where the cache is shared; the marker object on
     # the server (create-only) stops them, and racing finalizes, across processes.
     used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
-    if not cache.add(used, 1, timeout=int(_ticket_age().total_seconds()) * 2):
+    if not cache.add(used, 1, timeout=int((_finalize_age() + _ticket_age()).total_seconds())):
         raise UploadRefused(ALREADY_FINALIZED, 409)
     try:
         with _errors(storage, "finalize upload", ticket.name):

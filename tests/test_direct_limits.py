@@ -6,16 +6,29 @@ Against the real server of the suite, as in test_direct.py, whose helpers these 
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
 from django_minio_backend import direct, sdk
 from django_minio_backend.direct import UploadRefused
 
-from .test_direct import BUCKET, FIELD, PART, fake_request, http, put_parts, settings_5mib, ticket_data, unique
+from .test_direct import (
+    BUCKET,
+    FIELD,
+    PART,
+    fake_request,
+    http,
+    put_parts,
+    settings_5mib,
+    stored,
+    ticket_data,
+    unique,
+)
 
 __all__ = ["settings_5mib"]  # a fixture shared with test_direct.py
 
@@ -54,9 +67,61 @@ def test_finalize_refuses_parts_of_other_sizes_and_aborts_the_upload(
     key, upload_id = ticket["key"], ticket["upload_id"]
     sdk.upload_part(raw_client, BUCKET, key, upload_id, 1, os.urandom(2 * PART), {})
     sdk.upload_part(raw_client, BUCKET, key, upload_id, 2, data[PART:], {})
-    with pytest.raises(UploadRefused, match="part 1 .* size") as refused:
+    with pytest.raises(UploadRefused, match=r"part 1 .* size") as refused:
         direct.finalize(request, answer["ticket"], FIELD)
     assert refused.value.status == 422
     with pytest.raises(S3Error) as gone:
         sdk.list_parts(raw_client, BUCKET, key, upload_id)
-    assert gone.value.code == "NoSuchUpload"
+    assert gone.value.code in direct.GONE_CODES  # SeaweedFS: NoSuchUpload, Ceph RGW: NoSuchKey
+
+
+# -- H: an upload may outlast its ticket --------------------------------------------
+
+
+def test_upload_outlasting_its_ticket_renews_it_and_finalizes(settings_5mib: None, raw_client: Minio) -> None:
+    data = os.urandom(PART + 10)
+    request = fake_request()
+    with override_settings(MINIO_DIRECT_UPLOAD_TICKET_AGE=timedelta(seconds=1)):
+        answer = direct.issue_ticket(request, FIELD, unique(), len(data), "application/octet-stream")
+        first = direct.part_urls(request, answer["ticket"], FIELD)
+        put_parts(first["urls"], data, [1])
+        time.sleep(2.1)  # the ticket is older than its age, part 2 still to come
+        with pytest.raises(UploadRefused, match="expired"):
+            direct.load_ticket(request, answer["ticket"], FIELD)
+        later = direct.part_urls(request, answer["ticket"], FIELD)
+        assert later["uploaded"] == [1] and list(later["urls"]) == ["2"]
+        renewed = later["ticket"]
+        direct.load_ticket(request, renewed, FIELD)  # young again
+        assert ticket_data(renewed) == ticket_data(answer["ticket"])
+        put_parts(later["urls"], data, [2])
+        time.sleep(2.1)
+        done = direct.finalize(request, renewed, FIELD)
+    assert stored(raw_client, done["name"]) == data
+
+
+def test_expired_ticket_is_not_renewed_once_its_upload_is_gone(
+    settings_5mib: None, raw_client: Minio
+) -> None:
+    request = fake_request()
+    with override_settings(MINIO_DIRECT_UPLOAD_TICKET_AGE=timedelta(seconds=1)):
+        answer = direct.issue_ticket(request, FIELD, unique(), PART + 10, "application/octet-stream")
+        ticket = ticket_data(answer["ticket"])
+        sdk.abort_multipart_upload(raw_client, BUCKET, ticket["key"], ticket["upload_id"])
+        time.sleep(2.1)
+        with pytest.raises(UploadRefused) as refused:
+            direct.part_urls(request, answer["ticket"], FIELD)
+    assert refused.value.status == 410
+
+
+def test_ticket_older_than_the_finalize_age_is_refused_everywhere(settings_5mib: None) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(), PART + 10, "application/octet-stream")
+    with override_settings(
+        MINIO_DIRECT_UPLOAD_TICKET_AGE=timedelta(seconds=1),
+        MINIO_DIRECT_UPLOAD_FINALIZE_AGE=timedelta(seconds=1),
+    ):
+        time.sleep(2.1)
+        for call in (direct.part_urls, direct.finalize):
+            with pytest.raises(UploadRefused, match="expired") as refused:
+                call(request, answer["ticket"], FIELD)
+            assert refused.value.status == 403
