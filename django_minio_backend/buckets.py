@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterable
@@ -288,28 +289,59 @@ def quarantine_prefix(storage: MinioBackend) -> str:
     return f"{storage.location_prefix}{prefix}/"
 
 
-def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str:
-    """Make the rule expiring direct-upload quarantine objects what the settings say.
+def quarantine_rule_id(storage: MinioBackend) -> str:
+    """The ID of the rule expiring ``storage``'s quarantine: one per location, so storages share a bucket.
 
-    Rule ID ``dmb-expire-quarantine``: objects (and incomplete uploads) under the
-    quarantine prefix go after ``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``. Other
-    rules are kept. Returns "set", "unchanged", "off" or "unsupported".
+    The bucket root keeps the plain ``dmb-expire-quarantine`` (the ID of earlier
+    versions); a location adds a hash of itself (IDs are short, locations need not be).
     """
-    days = None if storage.is_static else global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
-    prefix = quarantine_prefix(storage)
-    rule = (
-        Rule(
-            ENABLED,
-            rule_filter=Filter(prefix=prefix),
-            rule_id=QUARANTINE_RULE_ID,
-            expiration=Expiration(days=int(days)),
-            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
-        )
-        if days
-        else None
-    )
+    location = storage.location_prefix
+    if not location:
+        return QUARANTINE_RULE_ID
+    return f"{QUARANTINE_RULE_ID}-{hashlib.sha256(location.encode()).hexdigest()[:16]}"
 
-    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, dry_run)
+
+def _is_quarantine_rule(rule_id: str) -> bool:
+    return rule_id == QUARANTINE_RULE_ID or rule_id.startswith(f"{QUARANTINE_RULE_ID}-")
+
+
+def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str:
+    """Make the rule expiring ``storage``'s direct-upload quarantine objects what the settings say.
+
+    Objects (and incomplete uploads) under the quarantine prefix go after
+    ``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``, under a rule of the storage's own
+    (:func:`quarantine_rule_id`): storages with other locations on the bucket keep
+    theirs. A static storage takes no direct uploads and leaves the rules alone.
+    With the setting None every quarantine rule of this package goes. Other rules
+    are kept. Returns "set", "unchanged", "off" or "unsupported".
+    """
+    if storage.is_static:
+        return "off"
+    days = global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
+    if not days:
+        return _remove_quarantine_rules(storage, dry_run)
+    rule_id = quarantine_rule_id(storage)
+    rule = Rule(
+        ENABLED,
+        rule_filter=Filter(prefix=quarantine_prefix(storage)),
+        rule_id=rule_id,
+        expiration=Expiration(days=int(days)),
+        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
+    )
+    return _sync_rule(storage, rule_id, rule, dry_run)
+
+
+def _remove_quarantine_rules(storage: MinioBackend, dry_run: bool) -> str:
+    try:
+        rules = _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
+    except S3Error as exc:
+        if exc.code in UNSUPPORTED_CODES:
+            return "off"
+        raise
+    others = [rule for rule in rules if not _is_quarantine_rule(rule.findtext("ID") or "")]
+    if len(others) != len(rules) and not dry_run:
+        _write_rules(storage, others)
+    return "off"
 
 
 def _our_cors_rule(origins: list[str]) -> Element:

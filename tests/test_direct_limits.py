@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.test import override_settings
 from minio import Minio
+from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from django_minio_backend import direct, sdk
+from django_minio_backend import MinioBackend, direct, sdk
+from django_minio_backend.buckets import QUARANTINE_RULE_ID, initialize_buckets
 from django_minio_backend.direct import UploadRefused
+from django_minio_backend.storage import MinioBackendStatic
 
 from .test_direct import (
     BUCKET,
@@ -125,3 +130,39 @@ def test_ticket_older_than_the_finalize_age_is_refused_everywhere(settings_5mib:
             with pytest.raises(UploadRefused, match="expired") as refused:
                 call(request, answer["ticket"], FIELD)
             assert refused.value.status == 403
+
+
+# -- I: storages sharing a bucket each keep their quarantine rule ---------------------
+
+
+def quarantine_rules(raw_client: Minio, bucket: str) -> dict[str, str]:
+    """Prefix -> rule ID of the bucket's quarantine expiry rules."""
+    config = raw_client.get_bucket_lifecycle(bucket)
+    return {
+        str(rule.rule_filter.prefix): str(rule.rule_id)
+        for rule in (config.rules if config else [])
+        if str(rule.rule_id).startswith(QUARANTINE_RULE_ID)
+    }
+
+
+def test_storages_sharing_a_bucket_each_keep_their_quarantine_rule(
+    bucket: str, raw_client: Minio, make_storage: Callable[..., MinioBackend]
+) -> None:
+    theirs = Rule(
+        ENABLED, rule_filter=Filter(prefix="logs/"), rule_id="theirs", expiration=Expiration(days=30)
+    )
+    raw_client.set_bucket_lifecycle(bucket, LifecycleConfig([theirs]))
+    root, media, uploads = (make_storage(bucket, location=loc) for loc in ("", "media", "uploads"))
+    static = MinioBackendStatic(bucket_name=bucket, location="static", private_buckets=[bucket])
+    initialize_buckets([root, media, uploads, static])
+    initialize_buckets([uploads, static, media])  # any order, again: nothing removed
+    rules = quarantine_rules(raw_client, bucket)
+    assert set(rules) == {"dmb-quarantine/", "media/dmb-quarantine/", "uploads/dmb-quarantine/"}
+    assert len(set(rules.values())) == 3 and rules["dmb-quarantine/"] == QUARANTINE_RULE_ID
+    assert {rule.rule_id for rule in raw_client.get_bucket_lifecycle(bucket).rules} >= {"theirs"}
+    assert initialize_buckets([media])[0].quarantine == "unchanged"
+
+    with override_settings(MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS=None):
+        initialize_buckets([media])
+    assert quarantine_rules(raw_client, bucket) == {}
+    assert "theirs" in {rule.rule_id for rule in raw_client.get_bucket_lifecycle(bucket).rules}
