@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
+from django.core.exceptions import ImproperlyConfigured
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, Expiration, LifecycleConfig, Rule
@@ -285,8 +287,7 @@ def _direct_upload_lines(quarantine: str, cors: str, dry_run: bool) -> list[str]
 
 def quarantine_prefix(storage: MinioBackend) -> str:
     """The key prefix where direct uploads of ``storage`` wait to be finalized."""
-    prefix = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX")).strip("/")
-    return f"{storage.location_prefix}{prefix}/"
+    return f"{storage.location_prefix}{quarantine_folder()}/"
 
 
 def quarantine_rule_id(storage: MinioBackend) -> str:
@@ -361,13 +362,59 @@ def _rule_text(rule: Element) -> list[tuple[str, str]]:
     return sorted((child.tag, (child.text or "").strip()) for child in rule)
 
 
+def origin_problem(origin: object) -> str:
+    """Why ``origin`` is no browser origin (``scheme://host[:port]``); "" if it is one."""
+    if not isinstance(origin, str):
+        return "is not a string"
+    if "*" in origin:
+        # The rule covers the whole bucket: every website's scripts could then send and read
+        # with any presigned URL they get hold of. The page that uploads has a known origin.
+        return "is a wildcard; name the origins of the pages that upload"
+    parts = urlsplit(origin.removesuffix("/"))
+    if parts.scheme not in ("http", "https") or "://" not in origin:
+        return "has no http:// or https:// scheme"
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return "names no host (or has a user name)"
+    if parts.path or parts.query or parts.fragment or origin.endswith("?") or origin.endswith("#"):
+        return "has a path, query or fragment; an origin is only scheme://host[:port]"
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return "has a port that is not a number"
+    if origin != origin.strip() or any(c.isspace() for c in origin):
+        return "contains white space"
+    return ""
+
+
+def cors_origin_problems() -> list[str]:
+    """What is wrong with ``MINIO_CORS_ORIGINS``, one sentence per mistake (the system check's messages)."""
+    origins = global_setting("MINIO_CORS_ORIGINS") or ()
+    if isinstance(origins, (str, bytes)) or not isinstance(origins, (list, tuple)):
+        return [f"MINIO_CORS_ORIGINS must be a list of origins, not {type(origins).__name__} {origins!r}"]
+    problems = ((origin, origin_problem(origin)) for origin in origins)
+    return [f"MINIO_CORS_ORIGINS: {origin!r} {problem}" for origin, problem in problems if problem]
+
+
+def cors_origins() -> list[str]:
+    """``MINIO_CORS_ORIGINS`` without trailing slashes; ImproperlyConfigured if they are not origins."""
+    problems = cors_origin_problems()
+    if problems:
+        raise ImproperlyConfigured(problems[0])
+    return [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+
+
+def quarantine_folder() -> str:
+    """``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX`` without slashes around it ("" when unset)."""
+    return str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX") or "").strip("/")
+
+
 def sync_cors(storage: MinioBackend, *, dry_run: bool = False) -> str:
     """Make the bucket's CORS rule of this package (ID ``dmb-direct-uploads``) allow ``MINIO_CORS_ORIGINS``.
 
     Other CORS rules are kept. Returns "set", "unchanged", "removed", "off" or
     "unsupported" (MinIO community edition takes CORS only from its environment).
     """
-    origins = [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+    origins = cors_origins()
     client, bucket = storage.client, storage.bucket
     try:
         rules = _elements(sdk.get_bucket_cors(client, bucket), "CORSRule")

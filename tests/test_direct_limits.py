@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
@@ -166,3 +167,16 @@ def test_storages_sharing_a_bucket_each_keep_their_quarantine_rule(
         initialize_buckets([media])
     assert quarantine_rules(raw_client, bucket) == {}
     assert "theirs" in {rule.rule_id for rule in raw_client.get_bucket_lifecycle(bucket).rules}
+
+
+# -- M: CORS origins that are not origins ------------------------------------------------
+
+
+def test_initialize_buckets_names_the_setting_when_cors_origins_are_a_string(
+    bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    with override_settings(MINIO_CORS_ORIGINS="https://www.example.com"):
+        with pytest.raises(
+            ImproperlyConfigured, match="MINIO_CORS_ORIGINS must be a list of origins, not str"
+        ):
+            initialize_buckets([make_storage(bucket)])
