@@ -619,10 +619,11 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     headers = encode_headers(storage.get_object_parameters(ticket.name, declared))
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
-    create_only = not config.replace_existing
     # A server-side copy of gigabytes outlasts the usual read timeout; its retries are ours (upload.copy).
     dest = dataclasses.replace(storage.destination, client=client_for(config, _copy_http_client()))
-    conditional = create_only and capabilities.create_only_is_conditional(config.conditional_writes, dest)
+    # Create-only even where the storage's own saves replace (replace_existing): the name was
+    # chosen for a browser, which must never overwrite a file it may not even know of.
+    conditional = capabilities.create_only_is_conditional(config.conditional_writes, dest)
     name = ticket.name
     for _ in range(MAX_NAME_ATTEMPTS):
         try:
@@ -631,7 +632,7 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
                 ticket.key,
                 storage.location_prefix + name,
                 headers,
-                create_only=create_only,
+                create_only=True,
                 conditional=conditional,
             )
             return name

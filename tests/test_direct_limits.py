@@ -5,10 +5,12 @@ Against the real server of the suite, as in test_direct.py, whose helpers these 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -29,12 +31,14 @@ from .test_direct import (
     PART,
     fake_request,
     http,
+    post_file,
     put_parts,
     settings_5mib,
     stored,
     ticket_data,
     unique,
 )
+from .testapp.models import DirectAttachment
 
 __all__ = ["settings_5mib"]  # a fixture shared with test_direct.py
 
@@ -180,3 +184,24 @@ def test_initialize_buckets_names_the_setting_when_cors_origins_are_a_string(
             ImproperlyConfigured, match="MINIO_CORS_ORIGINS must be a list of origins, not str"
         ):
             initialize_buckets([make_storage(bucket)])
+
+
+# -- K: a storage that replaces on save still never replaces on finalize ----------------
+
+
+def test_finalize_on_a_replacing_storage_never_replaces_an_existing_file(
+    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    field = DirectAttachment._meta.get_field("file")
+    monkeypatch.setattr(field, "storage", MinioBackend(bucket_name=BUCKET, replace_existing=True))
+    filename = unique(".txt")
+    existing = f"direct/{filename}"
+    raw_client.put_object(BUCKET, existing, io.BytesIO(b"theirs"), 6)
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, filename, 4, "text/plain")
+    assert answer["name"] == existing  # a replacing storage offers the taken name
+    assert post_file(answer, b"mine").status == 204
+    name = direct.finalize(request, answer["ticket"], FIELD)["name"]
+    assert name != existing and name.startswith("direct/")
+    assert stored(raw_client, existing) == b"theirs"
+    assert stored(raw_client, name) == b"mine"
