@@ -68,6 +68,7 @@ VALUE_SALT = "django_minio_backend.direct.value"
 PART_BATCH = 16  # part URLs per answer: enough to keep a browser busy, few enough to expire unused
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
+MAX_CONTENT_TYPE = 255  # RFC 6838: 127 characters for the type and for the subtype, and a charset
 COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 # Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
@@ -285,6 +286,8 @@ def issue_ticket(
     upload; ask :func:`part_urls` for URLs). UploadRefused says why not.
     """
     model, model_field, storage = resolve_field(label)
+    if len(content_type) > MAX_CONTENT_TYPE:
+        raise UploadRefused(f"the content type is longer than {MAX_CONTENT_TYPE} characters")
     try:
         content_type = parse_content_type(content_type or "application/octet-stream")
     except ContentTypeError as exc:

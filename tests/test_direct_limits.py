@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
+from django.test import Client, override_settings
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
@@ -37,6 +37,7 @@ from .test_direct import (
     stored,
     ticket_data,
     unique,
+    uploader,
 )
 from .testapp.models import DirectAttachment
 
@@ -205,3 +206,54 @@ def test_finalize_on_a_replacing_storage_never_replaces_an_existing_file(
     assert name != existing and name.startswith("direct/")
     assert stored(raw_client, existing) == b"theirs"
     assert stored(raw_client, name) == b"mine"
+
+
+# -- L: malformed declared types are a 400 at ticket time -------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "text/plain\r\nX-Evil: 1",
+        "tëxt/plain",
+        "text/plain\x00",
+        "text/plain; a=b,c",
+        "a" * 20000,
+        "text/" + "a" * 300,
+    ],
+)
+@pytest.mark.parametrize("size", [5, PART + 1])
+def test_malformed_content_type_gets_a_400_at_ticket_time(
+    settings_5mib: None, django_user_model: Any, declared: str, size: int
+) -> None:
+    client = Client()
+    client.force_login(uploader(django_user_model, "typist"))
+    response = client.post(
+        "/minio/upload/ticket/",
+        {"field": FIELD, "name": unique(".txt"), "size": size, "content_type": declared},
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "content type" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_content_type_with_a_leading_space_is_taken_and_finalizes(
+    s3_settings: dict[str, Any], raw_client: Minio, django_user_model: Any
+) -> None:
+    client = Client()
+    client.force_login(uploader(django_user_model, "spacer"))
+    answer = client.post(
+        "/minio/upload/ticket/",
+        {"field": FIELD, "name": unique(".txt"), "size": 5, "content_type": " text/plain"},
+        content_type="application/json",
+    ).json()
+    assert post_file(answer, b"hello").status == 204
+    done = client.post(
+        "/minio/upload/finalize/",
+        {"ticket": answer["ticket"], "field": FIELD},
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.content
+    assert raw_client.stat_object(BUCKET, done.json()["name"]).content_type == "text/plain"
