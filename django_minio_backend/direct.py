@@ -69,6 +69,7 @@ PART_BATCH = 16  # part URLs per answer: enough to keep a browser busy, few enou
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
 MAX_CONTENT_TYPE = 255  # RFC 6838: 127 characters for the type and for the subtype, and a charset
+MAX_COPY_SIZE = 5 * 1024**3  # S3's limit of one CopyObject request
 COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 # Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
@@ -310,6 +311,14 @@ def issue_ticket(
         raise UploadRefused(reason or "direct uploads are not allowed here", 403)
     if rules.max_size is not None and size > rules.max_size:
         raise UploadRefused(f"the file is larger than the {rules.max_size} bytes allowed", 413)
+    if size > MAX_COPY_SIZE:
+        # Whatever the rules allow: the finalize copy is one CopyObject, which S3 limits to 5 GiB,
+        # and the browser should learn that before it sends the bytes, not after.
+        raise UploadRefused(
+            f"direct uploads take at most {MAX_COPY_SIZE} bytes (5 GiB): the file is moved into place "
+            "by one server-side copy",
+            413,
+        )
     if not _matches(content_type, rules.content_types):
         raise UploadRefused(f"files of type {content_type} are not allowed here", 415)
     part_size = max(int(global_setting("MINIO_DIRECT_UPLOAD_PART_SIZE")), MIN_PART_SIZE)

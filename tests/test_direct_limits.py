@@ -20,9 +20,9 @@ from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from django_minio_backend import MinioBackend, direct, sdk
+from django_minio_backend import MinioBackend, direct, hookimpl, manager, sdk
 from django_minio_backend.buckets import QUARANTINE_RULE_ID, initialize_buckets
-from django_minio_backend.direct import UploadRefused
+from django_minio_backend.direct import UploadRefused, UploadRules
 from django_minio_backend.storage import MinioBackendStatic
 
 from .test_direct import (
@@ -257,3 +257,24 @@ def test_content_type_with_a_leading_space_is_taken_and_finalizes(
     )
     assert done.status_code == 200, done.content
     assert raw_client.stat_object(BUCKET, done.json()["name"]).content_type == "text/plain"
+
+
+# -- over 5 GiB: refused before the upload, not at the copy after it ----------------------
+
+
+def test_file_over_5_gib_gets_no_ticket_even_when_the_rules_set_no_limit(s3_settings: dict[str, Any]) -> None:
+    class NoLimit:
+        @hookimpl(tryfirst=True)
+        def direct_upload_rules(self) -> UploadRules:
+            return UploadRules(max_size=None)
+
+    pm = manager.get_plugin_manager()
+    pm.register(NoLimit(), name="no-limit")
+    try:
+        largest = direct.issue_ticket(fake_request(), FIELD, unique(), 5 * 1024**3, "text/plain")
+        direct.abort(fake_request(), largest["ticket"], FIELD)
+        with pytest.raises(UploadRefused, match="at most 5368709120 bytes") as refused:
+            direct.issue_ticket(fake_request(), FIELD, unique(), 5 * 1024**3 + 1, "text/plain")
+    finally:
+        pm.unregister(name="no-limit")
+    assert refused.value.status == 413
