@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from minio import Minio
@@ -278,3 +279,30 @@ def test_file_over_5_gib_gets_no_ticket_even_when_the_rules_set_no_limit(s3_sett
     finally:
         pm.unregister(name="no-limit")
     assert refused.value.status == 413
+
+
+# -- one upload, one record ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_one_direct_value_attaches_its_file_to_one_record_only(s3_settings: dict[str, Any]) -> None:
+    class AttachmentForm(forms.ModelForm):
+        class Meta:
+            model = DirectAttachment
+            fields = ["file"]
+
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 5, "text/plain")
+    assert post_file(answer, b"hello").status == 204
+    value = direct.finalize(request, answer["ticket"], FIELD)["value"]
+    first = AttachmentForm(data={"file__direct": value}, files={})
+    assert first.is_valid(), first.errors
+    saved = first.save()
+
+    again = AttachmentForm(data={"file__direct": value}, files={})  # a double submit
+    assert not again.is_valid()
+    assert "already attached to another record" in str(again.errors["file"])
+    # The record that holds it may be saved with it again (an edit that keeps the file).
+    edit = AttachmentForm(data={"file__direct": value}, files={}, instance=saved)
+    assert edit.is_valid(), edit.errors
+    assert DirectAttachment.objects.filter(file=saved.file.name).count() == 1
