@@ -7,11 +7,15 @@
    get a presigned POST whose policy pins the key, the exact size and the content
    type; larger files get a multipart upload whose part URLs are handed out in
    batches (:func:`part_urls`), skipping the parts the server already holds, so an
-   upload resumes after a reload or a lost connection. The ticket is signed
-   (``django.core.signing``), expires after ``MINIO_DIRECT_UPLOAD_TICKET_AGE``
-   and names the field, the user and (a hash of) the session.
+   upload resumes after a reload or a lost connection; each part URL takes only
+   its part's exact size. The ticket is signed (``django.core.signing``), expires
+   after ``MINIO_DIRECT_UPLOAD_TICKET_AGE`` (a multipart upload still on the
+   server renews it through :func:`part_urls`, and finalizes within
+   ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE``) and names the field, the user and (a
+   hash of) the session.
 2. **Finalize** (:func:`finalize`): the multipart upload is completed from the
-   parts the server lists (the browser's word is not taken), the quarantine
+   parts the server lists, each of the size the ticket announced (the browser's
+   word is not taken), the quarantine
    object is checked against the ticket (exists, exact size, content type,
    SHA-256 if the browser sent one), copied create-only to its final name (an
    existing file is never replaced: a taken name gets an alternative) and
@@ -196,7 +200,7 @@ def load_ticket(
     Unexpired: younger than ``max_age`` (default ``MINIO_DIRECT_UPLOAD_TICKET_AGE``).
     """
     try:
-        data = signing.loads(signed, salt=TICKET_SALT, max_age=max_age or _ticket_age())
+        data = signing.loads(signed, salt=TICKET_SALT, max_age=_ticket_age() if max_age is None else max_age)
         ticket = Ticket(**data)
     except signing.SignatureExpired:
         raise UploadRefused("the upload ticket has expired; start the upload again", 403) from None
