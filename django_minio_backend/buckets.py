@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
+from django.core.exceptions import ImproperlyConfigured
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, Expiration, LifecycleConfig, Rule
@@ -284,32 +287,62 @@ def _direct_upload_lines(quarantine: str, cors: str, dry_run: bool) -> list[str]
 
 def quarantine_prefix(storage: MinioBackend) -> str:
     """The key prefix where direct uploads of ``storage`` wait to be finalized."""
-    prefix = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX")).strip("/")
-    return f"{storage.location_prefix}{prefix}/"
+    return f"{storage.location_prefix}{quarantine_folder()}/"
+
+
+def quarantine_rule_id(storage: MinioBackend) -> str:
+    """The ID of the rule expiring ``storage``'s quarantine: one per location, so storages share a bucket.
+
+    The bucket root keeps the plain ``dmb-expire-quarantine`` (the ID of earlier
+    versions); a location adds a hash of itself (IDs are short, locations need not be).
+    """
+    location = storage.location_prefix
+    if not location:
+        return QUARANTINE_RULE_ID
+    return f"{QUARANTINE_RULE_ID}-{hashlib.sha256(location.encode()).hexdigest()[:16]}"
+
+
+def _is_quarantine_rule(rule_id: str) -> bool:
+    return rule_id == QUARANTINE_RULE_ID or rule_id.startswith(f"{QUARANTINE_RULE_ID}-")
 
 
 def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str:
-    """Make the rule expiring direct-upload quarantine objects what the settings say.
+    """Make the rule expiring ``storage``'s direct-upload quarantine objects what the settings say.
 
-    Rule ID ``dmb-expire-quarantine``: objects (and incomplete uploads) under the
-    quarantine prefix go after ``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``. Other
-    rules are kept. Returns "set", "unchanged", "off" or "unsupported".
+    Objects (and incomplete uploads) under the quarantine prefix go after
+    ``MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS``, under a rule of the storage's own
+    (:func:`quarantine_rule_id`): storages with other locations on the bucket keep
+    theirs. A static storage takes no direct uploads and leaves the rules alone.
+    With the setting None every quarantine rule of this package goes. Other rules
+    are kept. Returns "set", "unchanged", "off" or "unsupported".
     """
-    days = None if storage.is_static else global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
-    prefix = quarantine_prefix(storage)
-    rule = (
-        Rule(
-            ENABLED,
-            rule_filter=Filter(prefix=prefix),
-            rule_id=QUARANTINE_RULE_ID,
-            expiration=Expiration(days=int(days)),
-            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
-        )
-        if days
-        else None
+    if storage.is_static:
+        return "off"
+    days = global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_DAYS")
+    if not days:
+        return _remove_quarantine_rules(storage, dry_run)
+    rule_id = quarantine_rule_id(storage)
+    rule = Rule(
+        ENABLED,
+        rule_filter=Filter(prefix=quarantine_prefix(storage)),
+        rule_id=rule_id,
+        expiration=Expiration(days=int(days)),
+        abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(int(days)),
     )
+    return _sync_rule(storage, rule_id, rule, dry_run)
 
-    return _sync_rule(storage, QUARANTINE_RULE_ID, rule, dry_run)
+
+def _remove_quarantine_rules(storage: MinioBackend, dry_run: bool) -> str:
+    try:
+        rules = _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
+    except S3Error as exc:
+        if exc.code in UNSUPPORTED_CODES:
+            return "off"
+        raise
+    others = [rule for rule in rules if not _is_quarantine_rule(rule.findtext("ID") or "")]
+    if len(others) != len(rules) and not dry_run:
+        _write_rules(storage, others)
+    return "off"
 
 
 def _our_cors_rule(origins: list[str]) -> Element:
@@ -329,13 +362,59 @@ def _rule_text(rule: Element) -> list[tuple[str, str]]:
     return sorted((child.tag, (child.text or "").strip()) for child in rule)
 
 
+def origin_problem(origin: object) -> str:
+    """Why ``origin`` is no browser origin (``scheme://host[:port]``); "" if it is one."""
+    if not isinstance(origin, str):
+        return "is not a string"
+    if "*" in origin:
+        # The rule covers the whole bucket: every website's scripts could then send and read
+        # with any presigned URL they get hold of. The page that uploads has a known origin.
+        return "is a wildcard; name the origins of the pages that upload"
+    parts = urlsplit(origin.removesuffix("/"))
+    if parts.scheme not in ("http", "https") or "://" not in origin:
+        return "has no http:// or https:// scheme"
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return "names no host (or has a user name)"
+    if parts.path or parts.query or parts.fragment or origin.endswith("?") or origin.endswith("#"):
+        return "has a path, query or fragment; an origin is only scheme://host[:port]"
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return "has a port that is not a number"
+    if origin != origin.strip() or any(c.isspace() for c in origin):
+        return "contains white space"
+    return ""
+
+
+def cors_origin_problems() -> list[str]:
+    """What is wrong with ``MINIO_CORS_ORIGINS``, one sentence per mistake (the system check's messages)."""
+    origins = global_setting("MINIO_CORS_ORIGINS") or ()
+    if isinstance(origins, (str, bytes)) or not isinstance(origins, (list, tuple)):
+        return [f"MINIO_CORS_ORIGINS must be a list of origins, not {type(origins).__name__} {origins!r}"]
+    problems = ((origin, origin_problem(origin)) for origin in origins)
+    return [f"MINIO_CORS_ORIGINS: {origin!r} {problem}" for origin, problem in problems if problem]
+
+
+def cors_origins() -> list[str]:
+    """``MINIO_CORS_ORIGINS`` without trailing slashes; ImproperlyConfigured if they are not origins."""
+    problems = cors_origin_problems()
+    if problems:
+        raise ImproperlyConfigured(problems[0])
+    return [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+
+
+def quarantine_folder() -> str:
+    """``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX`` without slashes around it ("" when unset)."""
+    return str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX") or "").strip("/")
+
+
 def sync_cors(storage: MinioBackend, *, dry_run: bool = False) -> str:
     """Make the bucket's CORS rule of this package (ID ``dmb-direct-uploads``) allow ``MINIO_CORS_ORIGINS``.
 
     Other CORS rules are kept. Returns "set", "unchanged", "removed", "off" or
     "unsupported" (MinIO community edition takes CORS only from its environment).
     """
-    origins = [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+    origins = cors_origins()
     client, bucket = storage.client, storage.bucket
     try:
         rules = _elements(sdk.get_bucket_cors(client, bucket), "CORSRule")

@@ -13,9 +13,11 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from minio.sse import SseCustomerKey
 
+from .buckets import cors_origin_problems, quarantine_folder, quarantine_prefix
 from .capabilities import conditional_put
 from .conf import MAX_URL_EXPIRY, SETTINGS, NotAFlagError, StorageConfig, normalize_options, resolve
 from .discovery import backend_class, minio_aliases, model_file_fields
+from .storage import MinioBackend
 from .upload import cache_locks_across_processes
 
 BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -508,3 +510,72 @@ def check_create_only_saves(app_configs: Any = None, **kwargs: Any) -> list[Chec
             )
         )
     return messages
+
+
+# -- direct uploads ------------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def check_direct_uploads(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Where direct uploads wait (the quarantine) must hold no real files; CORS origins must be origins."""
+    return [*_quarantine_overlaps(), *_cors_origins()]
+
+
+def _file_places() -> Iterator[tuple[str, MinioBackend, str]]:
+    """(label, storage, key prefix) of every place real files are written: storages and upload_to folders."""
+    for alias in minio_aliases():
+        try:
+            storage = alias.storage
+            yield alias.label, storage, storage.location_prefix
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue  # check_settings reports it
+    for model, field, storage in model_file_fields():
+        if callable(field.upload_to) or not field.upload_to:
+            continue
+        # A strftime pattern names folders only from its first "%" on: what comes before is fixed.
+        folder = str(field.upload_to).partition("%")[0].strip("/")
+        if folder:
+            try:
+                yield f"{model._meta.label}.{field.name}", storage, f"{storage.location_prefix}{folder}/"
+            except (ImproperlyConfigured, TypeError, ValueError):
+                continue
+
+
+def _quarantine_overlaps() -> Iterator[CheckMessage]:
+    if not quarantine_folder():
+        yield Error(
+            "MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX is empty: direct uploads would wait among real files, "
+            "which its lifecycle rule and clean_incomplete_uploads delete.",
+            hint="Name a folder of its own, such as the default 'dmb-quarantine/'.",
+            id=ID + "E050",
+        )
+        return
+    places = list(_file_places())
+    quarantines: dict[tuple[str, str, str], MinioBackend] = {}
+    for _, storage, _ in places:
+        if not storage.is_static:
+            quarantines.setdefault(
+                (storage.config.endpoint, storage.bucket, quarantine_prefix(storage)), storage
+            )
+    for label, storage, prefix in places:
+        for (endpoint, bucket, quarantine), _ in quarantines.items():
+            if (endpoint, bucket) != (storage.config.endpoint, storage.bucket):
+                continue
+            inside = prefix.startswith(quarantine)
+            # A quarantine inside an upload_to folder (not a location: the quarantine is meant
+            # to be a folder of its storage's location) shares it with dated or plugin-named files.
+            around = quarantine.startswith(prefix) and prefix != storage.location_prefix
+            if inside or around:
+                yield Error(
+                    f"{label}: its files go under {bucket}/{prefix}, which overlaps the direct-upload "
+                    f"quarantine {bucket}/{quarantine}: the quarantine's lifecycle rule and "
+                    "clean_incomplete_uploads would delete finished files.",
+                    hint="Give MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX a folder no location or upload_to uses.",
+                    id=ID + "E050",
+                )
+
+
+def _cors_origins() -> Iterator[CheckMessage]:
+    hint = "A list of origins such as ['https://www.example.com', 'http://localhost:8000']."
+    for problem in cors_origin_problems():
+        yield Error(f"{problem}.", hint=hint, id=ID + "E051")

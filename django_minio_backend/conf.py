@@ -384,7 +384,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MINIO_DIRECT_UPLOAD_TICKET_AGE",
         timedelta(hours=2),
-        "How long an upload ticket (and the part URLs it hands out) stays valid (a timedelta).",
+        "How long an upload ticket (and its presigned POST) stays valid (a timedelta); resuming and "
+        "finalizing take MINIO_DIRECT_UPLOAD_FINALIZE_AGE.",
+        per_storage=False,
+    ),
+    Setting(
+        "MINIO_DIRECT_UPLOAD_FINALIZE_AGE",
+        timedelta(days=1),
+        "How long after a ticket was issued (or renewed by asking for part URLs) its upload may still "
+        "be resumed and finalized (a timedelta; never less than the ticket age).",
         per_storage=False,
     ),
     Setting(

@@ -7,11 +7,15 @@
    get a presigned POST whose policy pins the key, the exact size and the content
    type; larger files get a multipart upload whose part URLs are handed out in
    batches (:func:`part_urls`), skipping the parts the server already holds, so an
-   upload resumes after a reload or a lost connection. The ticket is signed
-   (``django.core.signing``), expires after ``MINIO_DIRECT_UPLOAD_TICKET_AGE``
-   and names the field, the user and (a hash of) the session.
+   upload resumes after a reload or a lost connection; each part URL takes only
+   its part's exact size. The ticket is signed (``django.core.signing``), expires
+   after ``MINIO_DIRECT_UPLOAD_TICKET_AGE`` (a multipart upload still on the
+   server renews it through :func:`part_urls`, and finalizes within
+   ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE``) and names the field, the user and (a
+   hash of) the session.
 2. **Finalize** (:func:`finalize`): the multipart upload is completed from the
-   parts the server lists (the browser's word is not taken), the quarantine
+   parts the server lists, each of the size the ticket announced (the browser's
+   word is not taken), the quarantine
    object is checked against the ticket (exists, exact size, content type,
    SHA-256 if the browser sent one), copied create-only to its final name (an
    existing file is never replaced: a taken name gets an alternative) and
@@ -38,6 +42,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from django.apps import apps
@@ -54,7 +59,7 @@ from minio.sse import SseCustomerKey
 
 from . import capabilities, manager, sdk, upload
 from .buckets import quarantine_prefix
-from .client import client_for, default_http_client
+from .client import UrlSigner, client_for, default_http_client
 from .conf import MIN_PART_SIZE, global_setting
 from .content_types import ContentTypeError, parse_content_type
 from .exceptions import s3_errors
@@ -67,6 +72,8 @@ VALUE_SALT = "django_minio_backend.direct.value"
 PART_BATCH = 16  # part URLs per answer: enough to keep a browser busy, few enough to expire unused
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_NAME_ATTEMPTS = 20
+MAX_CONTENT_TYPE = 255  # RFC 6838: 127 characters for the type and for the subtype, and a charset
+MAX_COPY_SIZE = 5 * 1024**3  # S3's limit of one CopyObject request
 COPY_TIMEOUT = 3600.0  # seconds a server may take to copy one object (5 GiB at most)
 GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 # Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
@@ -178,10 +185,22 @@ def _ticket_age() -> timedelta:
     return age if isinstance(age, timedelta) else timedelta(seconds=int(age))
 
 
-def load_ticket(request: HttpRequest, signed: str, label: str | None = None) -> Ticket:
-    """The ticket ``signed`` if it is genuine, unexpired and this user's and session's (else 403)."""
+def _finalize_age() -> timedelta:
+    """How long a ticket's upload may be resumed and finalized: ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE``."""
+    age = global_setting("MINIO_DIRECT_UPLOAD_FINALIZE_AGE")
+    age = age if isinstance(age, timedelta) else timedelta(seconds=int(age))
+    return max(age, _ticket_age())
+
+
+def load_ticket(
+    request: HttpRequest, signed: str, label: str | None = None, *, max_age: timedelta | None = None
+) -> Ticket:
+    """The ticket ``signed`` if it is genuine, unexpired and this user's and session's (else 403).
+
+    Unexpired: younger than ``max_age`` (default ``MINIO_DIRECT_UPLOAD_TICKET_AGE``).
+    """
     try:
-        data = signing.loads(signed, salt=TICKET_SALT, max_age=_ticket_age())
+        data = signing.loads(signed, salt=TICKET_SALT, max_age=_ticket_age() if max_age is None else max_age)
         ticket = Ticket(**data)
     except signing.SignatureExpired:
         raise UploadRefused("the upload ticket has expired; start the upload again", 403) from None
@@ -272,6 +291,8 @@ def issue_ticket(
     upload; ask :func:`part_urls` for URLs). UploadRefused says why not.
     """
     model, model_field, storage = resolve_field(label)
+    if len(content_type) > MAX_CONTENT_TYPE:
+        raise UploadRefused(f"the content type is longer than {MAX_CONTENT_TYPE} characters")
     try:
         content_type = parse_content_type(content_type or "application/octet-stream")
     except ContentTypeError as exc:
@@ -294,6 +315,14 @@ def issue_ticket(
         raise UploadRefused(reason or "direct uploads are not allowed here", 403)
     if rules.max_size is not None and size > rules.max_size:
         raise UploadRefused(f"the file is larger than the {rules.max_size} bytes allowed", 413)
+    if size > MAX_COPY_SIZE:
+        # Whatever the rules allow: the finalize copy is one CopyObject, which S3 limits to 5 GiB,
+        # and the browser should learn that before it sends the bytes, not after.
+        raise UploadRefused(
+            f"direct uploads take at most {MAX_COPY_SIZE} bytes (5 GiB): the file is moved into place "
+            "by one server-side copy",
+            413,
+        )
     if not _matches(content_type, rules.content_types):
         raise UploadRefused(f"files of type {content_type} are not allowed here", 415)
     part_size = max(int(global_setting("MINIO_DIRECT_UPLOAD_PART_SIZE")), MIN_PART_SIZE)
@@ -352,11 +381,15 @@ def _post(storage: MinioBackend, ticket: Ticket) -> dict[str, Any]:
 def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> dict[str, Any]:
     """The parts the server holds for a multipart ticket and presigned URLs for the next missing ones.
 
-    ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count}``: a
-    browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
+    ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count, "ticket": renewed}``:
+    a browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
     A part of the wrong size is dropped from ``uploaded`` and handed out again.
+
+    An upload may outlast the ticket age: while its multipart upload is still on
+    the server, a ticket up to ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE`` old is taken
+    and ``ticket`` is the same ticket signed anew, to be used from then on.
     """
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     if not ticket.upload_id:
         raise UploadRefused("this upload is a single POST; it has no parts")
     _, _, storage = resolve_field(ticket.field)
@@ -371,24 +404,65 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
         p.number for p in listed if 1 <= p.number <= ticket.parts and p.size == ticket.part_length(p.number)
     }
     missing = [n for n in range(1, ticket.parts + 1) if n not in good]
-    client = browser_client(storage)
-    expires = min(_ticket_age(), timedelta(days=7))
+    # As long as a ticket may finalize: a batch of parts may take hours on a slow line, and
+    # each URL takes only its part of this upload, whose size it binds.
+    expires = min(_finalize_age(), timedelta(days=7))
     urls = {
-        str(number): client.get_presigned_url(
-            "PUT",
-            storage.bucket,
-            ticket.key,
-            expires,
-            extra_query_params={"partNumber": str(number), "uploadId": ticket.upload_id},
+        str(number): presigned_part_url(
+            storage.signer, ticket.key, ticket.upload_id, number, ticket.part_length(number), expires
         )
         for number in missing[:PART_BATCH]
     }
-    return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing)}
+    # Renewed only now: the upload was listed, so it exists and is this ticket's (key and id are signed).
+    return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing), "ticket": ticket.sign()}
+
+
+def presigned_part_url(
+    signer: UrlSigner, key: str, upload_id: str, number: int, length: int, expires: timedelta
+) -> str:
+    """A presigned PUT URL for part ``number`` of ``upload_id`` that takes exactly ``length`` bytes.
+
+    ``content-length`` is a signed header (AWS Signature V4, query string): a
+    body of any other size changes the header the server checks the signature
+    against, so the server refuses it (403) instead of storing up to 5 GiB per
+    part. Browsers set Content-Length themselves from the Blob they send.
+    """
+    if signer.provider is None:
+        access_key, secret_key, token = signer.access_key, signer.secret_key, signer.session_token
+    else:
+        creds = signer.provider.retrieve()
+        access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{amz_date[:8]}/{signer.region}/s3/aws4_request"
+    params = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{access_key}/{scope}",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Expires": str(int(expires.total_seconds())),
+        "X-Amz-SignedHeaders": "content-length;host",
+        "partNumber": str(number),
+        "uploadId": upload_id,
+    }
+    if token:
+        params["X-Amz-Security-Token"] = token
+    # The canonical query is sorted by encoded name and uses the same encoding as the URL.
+    query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
+    path = signer.path(key)
+    canonical = (
+        f"PUT\n{path}\n{query}\ncontent-length:{length}\nhost:{signer.host}\n\n"
+        "content-length;host\nUNSIGNED-PAYLOAD"
+    )
+    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signing_key = ("AWS4" + secret_key).encode()
+    for part in (amz_date[:8], signer.region, "s3", "aws4_request"):
+        signing_key = hmac.digest(signing_key, part.encode(), "sha256")
+    signature = hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
+    return f"{signer.public_url(key)}?{query}&X-Amz-Signature={signature}"
 
 
 def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:
     """Cancel a ticket's upload: abort its multipart upload or remove its quarantine object."""
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     _, _, storage = resolve_field(ticket.field)
     with _errors(storage, "cancel upload", ticket.name):
         try:
@@ -407,9 +481,10 @@ def finalize(
 
     Returns ``{"name", "size", "value"}`` (``value`` for the form field).
     UploadRefused when the object is missing, has another size or content type
-    or checksum (it is then deleted), or a plugin rejects it.
+    or checksum (it is then deleted), or a plugin rejects it. The ticket may be
+    up to ``MINIO_DIRECT_UPLOAD_FINALIZE_AGE`` old: the upload may have outlasted its ticket.
     """
-    ticket = load_ticket(request, signed, label)
+    ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     model, model_field, storage = resolve_field(ticket.field)
     from django.core.cache import cache
 
@@ -417,7 +492,7 @@ def finalize(
     # The cache entry stops replays where the cache is shared; the marker object on
     # the server (create-only) stops them, and racing finalizes, across processes.
     used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
-    if not cache.add(used, 1, timeout=int(_ticket_age().total_seconds()) * 2):
+    if not cache.add(used, 1, timeout=int((_finalize_age() + _ticket_age()).total_seconds())):
         raise UploadRefused(ALREADY_FINALIZED, 409)
     try:
         with _errors(storage, "finalize upload", ticket.name):
@@ -489,6 +564,15 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
     numbers = [p.number for p in listed]
     if numbers != list(range(1, ticket.parts + 1)):
         raise UploadRefused(f"the upload has {len(listed)} of its {ticket.parts} parts; upload the rest", 409)
+    # The part URLs bind each part's size, but a server may not check a signed
+    # Content-Length: whatever it holds is measured against the ticket before completing.
+    wrong = [p.number for p in listed if p.size != ticket.part_length(p.number)]
+    if wrong:
+        with contextlib.suppress(S3Error):
+            sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+        raise UploadRefused(
+            f"part {wrong[0]} of the upload does not have the size the ticket announced; start again", 422
+        )
     sdk.complete_multipart_upload(
         storage.client, storage.bucket, ticket.key, ticket.upload_id, [p.etag for p in listed], {}
     )
@@ -551,10 +635,11 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     headers = encode_headers(storage.get_object_parameters(ticket.name, declared))
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
-    create_only = not config.replace_existing
     # A server-side copy of gigabytes outlasts the usual read timeout; its retries are ours (upload.copy).
     dest = dataclasses.replace(storage.destination, client=client_for(config, _copy_http_client()))
-    conditional = create_only and capabilities.create_only_is_conditional(config.conditional_writes, dest)
+    # Create-only even where the storage's own saves replace (replace_existing): the name was
+    # chosen for a browser, which must never overwrite a file it may not even know of.
+    conditional = capabilities.create_only_is_conditional(config.conditional_writes, dest)
     name = ticket.name
     for _ in range(MAX_NAME_ATTEMPTS):
         try:
@@ -563,7 +648,7 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
                 ticket.key,
                 storage.location_prefix + name,
                 headers,
-                create_only=create_only,
+                create_only=True,
                 conditional=conditional,
             )
             return name

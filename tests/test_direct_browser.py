@@ -162,6 +162,12 @@ def test_interrupted_upload_resumes_after_a_reload_sending_only_missing_parts(
     WebDriverWait(browser, 120).until(lambda d: d.execute_script("return !!dmbEvents.error"))
     before = _events(browser)["puts"]
     assert len(before) == 1, before
+    # What resumes is the ticket the last parts answer renewed (an upload may outlast its ticket).
+    kept = browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.startsWith('dmb-direct:'))"
+        ".map((k) => JSON.parse(localStorage.getItem(k)).ticket)"
+    )
+    assert kept == [_events(browser)["partsAnswers"][-1]["ticket"]]
 
     browser.get(page)  # reload; the ticket waits in localStorage
     _choose(browser, path)

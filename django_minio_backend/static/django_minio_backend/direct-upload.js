@@ -215,6 +215,11 @@
     function round() {
       if (self.cancelled) return Promise.reject(new UploadError("cancelled"));
       return self.post(self.root.dataset.partsUrl, { ticket: ticket.ticket, field: self.field }).then(function (answer) {
+        if (answer.ticket) {
+          // Renewed: an upload may outlast its ticket while its parts are on the server.
+          ticket.ticket = answer.ticket;
+          if (!self.cancelled) localStorage.setItem(self.resumeKey(file), JSON.stringify(ticket));
+        }
         finished = 0;
         answer.uploaded.forEach(function (n) { finished += partLength(n); });
         update();
