@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -328,11 +329,7 @@ class UrlSigner:
     ) -> str:
         """A presigned GET URL (AWS Signature V4, query string) valid for ``expires`` from ``now``."""
         amz_date = _amz_date(now)
-        if self.provider is None:
-            access_key, secret_key, token = self.access_key, self.secret_key, self.session_token
-        else:
-            creds = self.provider.retrieve()
-            access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
+        access_key, secret_key, token = self._keys()
         key, scope, prefix = self._day(amz_date[:8], access_key, secret_key)
         # The canonical query is sorted by name: the X-Amz-* parameters (fixed
         # order), then response-* overrides (lower case sorts after upper case).
@@ -347,6 +344,51 @@ class UrlSigner:
         to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = key.sign(to_sign)
         return f"{self._base}{path}?{query}&X-Amz-Signature={signature}"
+
+    def presigned(
+        self,
+        method: str,
+        name: str,
+        expires: timedelta,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        """A presigned ``method`` URL with query ``params``, and ``headers`` signed into it.
+
+        The request must send each of ``headers`` with exactly that value: a signed
+        ``content-length`` makes the server refuse a body of any other size.
+        """
+        amz_date = _amz_date(now)
+        access_key, secret_key, token = self._keys()
+        key, scope, _ = self._day(amz_date[:8], access_key, secret_key)
+        signed = {"host": self.host, **{k.lower(): str(v).strip() for k, v in (headers or {}).items()}}
+        names = ";".join(sorted(signed))
+        query_params = {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": f"{access_key}/{scope}",
+            "X-Amz-Date": amz_date,
+            "X-Amz-Expires": str(int(expires.total_seconds())),
+            "X-Amz-SignedHeaders": names,
+            **(params or {}),
+        }
+        if token:
+            query_params["X-Amz-Security-Token"] = token
+        # The canonical query is sorted by encoded name and encoded as in the URL.
+        query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(query_params.items()))
+        path = self.path(name)
+        canonical_headers = "".join(f"{k}:{signed[k]}\n" for k in sorted(signed))
+        canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{names}\nUNSIGNED-PAYLOAD"
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        return f"{self._base}{path}?{query}&X-Amz-Signature={key.sign(to_sign)}"
+
+    def _keys(self) -> tuple[str, str, str | None]:
+        """Access key, secret key and session token: the provider's current ones if there is one."""
+        if self.provider is None:
+            return self.access_key, self.secret_key, self.session_token
+        creds = self.provider.retrieve()
+        return creds.access_key, creds.secret_key, creds.session_token
 
 
 class _SigningKey:

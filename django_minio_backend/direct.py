@@ -42,7 +42,6 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
 
 import urllib3
 from django.apps import apps
@@ -427,37 +426,8 @@ def presigned_part_url(
     against, so the server refuses it (403) instead of storing up to 5 GiB per
     part. Browsers set Content-Length themselves from the Blob they send.
     """
-    if signer.provider is None:
-        access_key, secret_key, token = signer.access_key, signer.secret_key, signer.session_token
-    else:
-        creds = signer.provider.retrieve()
-        access_key, secret_key, token = creds.access_key, creds.secret_key, creds.session_token
-    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    scope = f"{amz_date[:8]}/{signer.region}/s3/aws4_request"
-    params = {
-        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-        "X-Amz-Credential": f"{access_key}/{scope}",
-        "X-Amz-Date": amz_date,
-        "X-Amz-Expires": str(int(expires.total_seconds())),
-        "X-Amz-SignedHeaders": "content-length;host",
-        "partNumber": str(number),
-        "uploadId": upload_id,
-    }
-    if token:
-        params["X-Amz-Security-Token"] = token
-    # The canonical query is sorted by encoded name and uses the same encoding as the URL.
-    query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
-    path = signer.path(key)
-    canonical = (
-        f"PUT\n{path}\n{query}\ncontent-length:{length}\nhost:{signer.host}\n\n"
-        "content-length;host\nUNSIGNED-PAYLOAD"
-    )
-    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signing_key = ("AWS4" + secret_key).encode()
-    for part in (amz_date[:8], signer.region, "s3", "aws4_request"):
-        signing_key = hmac.digest(signing_key, part.encode(), "sha256")
-    signature = hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
-    return f"{signer.public_url(key)}?{query}&X-Amz-Signature={signature}"
+    params = {"partNumber": str(number), "uploadId": upload_id}
+    return signer.presigned("PUT", key, expires, params=params, headers={"content-length": str(length)})
 
 
 def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:

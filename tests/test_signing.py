@@ -35,6 +35,26 @@ def test_presigned_url_matches_sdk(name: str, headers: dict[str, str] | None) ->
         assert ours == expected
 
 
+@pytest.mark.parametrize("name", ["a.txt", "üñí/日本語 +.bin"])
+def test_presigned_put_with_query_parameters_matches_sdk(name: str) -> None:
+    sdk = Minio("127.0.0.1:9000", "AK/1", "s+k", secure=False, region="us-east-1")
+    params = {"partNumber": "3", "uploadId": "a/b+c=="}
+    expected = sdk.get_presigned_url(
+        "PUT", "media", name, expires=timedelta(hours=2), extra_query_params=params, request_date=NOW
+    )
+    ours = signer().presigned("PUT", name, timedelta(hours=2), params=params, now=NOW)
+    assert split(ours) == split(expected)
+
+
+def test_signed_header_changes_the_signature_and_is_listed() -> None:
+    plain = signer().presigned("PUT", "a.bin", timedelta(hours=1), now=NOW)
+    sized = signer().presigned("PUT", "a.bin", timedelta(hours=1), headers={"Content-Length": "5"}, now=NOW)
+    other = signer().presigned("PUT", "a.bin", timedelta(hours=1), headers={"Content-Length": "6"}, now=NOW)
+    assert split(sized)[1]["X-Amz-SignedHeaders"] == ["content-length;host"]
+    signatures = {split(url)[1]["X-Amz-Signature"][0] for url in (plain, sized, other)}
+    assert len(signatures) == 3
+
+
 def split(url: str) -> tuple[str, dict[str, list[str]]]:
     parts = urlsplit(url)
     return parts.path, parse_qs(parts.query)
