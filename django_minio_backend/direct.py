@@ -247,9 +247,12 @@ def load_value(signed: str, label: str, request: HttpRequest | None = None) -> s
     name = str(data["name"])
     try:
         _, _, storage = resolve_field(label)
-        etag = _etag(storage, name)
-    except (UploadRefused, S3Error) as exc:
-        raise ValueError("the uploaded file is no longer there") from exc
+        with s3_errors(storage.config.endpoint, storage.bucket, "check an uploaded file", name):
+            etag = _etag(storage, name)
+    except (UploadRefused, FileNotFoundError):
+        raise ValueError("the uploaded file is no longer there") from None
+    except OSError as exc:  # the details (endpoint, cause) go to the error report, not to the user
+        raise ValueError("the uploaded file cannot be checked now; try again later") from exc
     if not data["etag"] or not hmac.compare_digest(etag, data["etag"]):
         raise ValueError("the uploaded file was replaced since it was uploaded")
     return name

@@ -54,7 +54,7 @@ from .buckets import quarantine_prefix
 from .client import same_server
 from .conf import default_storage_name
 from .discovery import Alias, declared_buckets, minio_aliases, model_file_fields
-from .exceptions import NOT_FOUND_CODES, s3_errors
+from .exceptions import NOT_FOUND_CODES, frameless, s3_errors
 from .names import clean_name
 from .storage import MinioBackend
 
@@ -312,7 +312,7 @@ def _same_bucket(first: BucketUse, other: BucketUse) -> bool:
             f"cannot tell whether {first.describe()} and {other.describe()} are one bucket "
             f"(if so, the rows of each protect the files of the other): {exc}. Nothing was deleted: "
             "make both endpoints answer, or give both storages one endpoint."
-        ) from exc
+        ) from frameless(exc)
     return verdict is not False
 
 

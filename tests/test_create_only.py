@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from io import StringIO
 
@@ -327,6 +328,21 @@ def test_capabilities_command_prints_what_the_server_honours(
         line.split()[:4] == ["conditional", "PUT", "(If-None-Match)", "NO"]
         for line in out.getvalue().splitlines()
     )
+
+
+def test_capabilities_command_against_a_dead_server_fails_naming_it_without_the_token(
+    bucket: str, settings
+) -> None:
+    from django.core.management.base import CommandError
+
+    from tests.test_secrets import raised, reports
+
+    token = "ToKeN-" + uuid.uuid4().hex
+    settings.MINIO_PRIVATE_BUCKETS, settings.MINIO_PUBLIC_BUCKETS = [bucket], []
+    settings.MINIO_ENDPOINT, settings.MINIO_SESSION_TOKEN = "127.0.0.1:9", token
+    failed = raised(lambda: call_command("minio_capabilities", "--bucket", bucket, stdout=StringIO()))
+    assert isinstance(failed, CommandError) and "cannot reach S3 at 127.0.0.1:9" in str(failed)
+    assert token not in reports(failed)
 
 
 def test_a_save_that_lost_its_name_lock_does_not_write_under_that_name(

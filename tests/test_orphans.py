@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
@@ -438,6 +439,20 @@ def test_unreachable_spelling_of_a_model_bucket_deletes_nothing(
     assert "cannot tell whether" in message
     assert f"{dead}/{orphans_bucket} (orphanapp.Photo.image)" in message
     assert "Nothing was deleted" in message
+
+
+def test_refusal_for_an_unreachable_spelling_carries_no_sdk_frames_holding_the_token(
+    orphans_bucket: str, raw_client: Minio, photo_storage: Callable[[MinioBackend], None]
+) -> None:
+    from tests.test_secrets import raised, reports
+
+    token = "ToKeN-" + uuid.uuid4().hex
+    dead = f"127.0.0.1:{free_port()}"
+    photo_storage(MinioBackend(bucket_name=orphans_bucket, endpoint=dead, session_token=token))
+    one_bucket_of_two_models(raw_client, orphans_bucket)
+    refused = raised(lambda: run("--bucket", orphans_bucket))  # its frames start below this test's
+    assert isinstance(refused, CommandError) and "cannot tell whether" in str(refused)
+    assert token not in reports(refused)
 
 
 @pytest.fixture(scope="module")

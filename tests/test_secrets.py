@@ -146,3 +146,24 @@ def test_no_object_of_the_package_shows_the_secret_in_its_repr(
     for obj in objects:
         assert SECRET not in repr(obj), type(obj).__name__
         assert SECRET not in str(obj), type(obj).__name__
+
+
+@pytest.mark.parametrize(("label", "endpoint"), [("token refused", None), ("dead server", "127.0.0.1:9")])
+def test_direct_value_checked_against_a_failing_server_is_a_form_error_without_the_token(
+    bucket: str, make_storage: Callable[..., MinioBackend], label: str, endpoint: str | None
+) -> None:
+    from django_minio_backend import direct
+    from tests.testapp.models import DirectAttachment
+
+    token = "ToKeN-" + uuid.uuid4().hex
+    field = DirectAttachment._meta.get_field("file")
+    options = {"endpoint": endpoint} if endpoint else {}
+    saved = field.storage
+    field.storage = make_storage(bucket, session_token=token, **options)
+    try:
+        value = direct.sign_value("testapp.DirectAttachment.file", "direct/a.txt", etag="abc")
+        exc = raised(lambda: direct.load_value(value, "testapp.DirectAttachment.file"))
+    finally:
+        field.storage = saved
+    assert isinstance(exc, ValueError) and "cannot be checked now" in str(exc), label
+    assert token not in reports(exc)

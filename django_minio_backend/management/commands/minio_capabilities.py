@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...capabilities import survey
 from ...discovery import declared_buckets
+from ...exceptions import s3_errors
 
 
 class Command(BaseCommand):
@@ -27,8 +28,9 @@ class Command(BaseCommand):
             config = storage.config
             self.stdout.write(f"{config.endpoint}/{storage.bucket}:")
             try:
-                findings = survey(storage.destination, use_https=config.use_https)
+                with s3_errors(config.endpoint, storage.bucket, "probe"):
+                    findings = survey(storage.destination, use_https=config.use_https)
             except OSError as exc:
-                raise CommandError(f"{config.endpoint}/{storage.bucket}: {exc}") from exc
+                raise CommandError(str(exc)) from exc
             for finding in findings:
                 self.stdout.write(f"  {finding.line()}")
