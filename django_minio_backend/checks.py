@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import ssl
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -182,6 +183,10 @@ def _ca_bundle(label: str, config: StorageConfig, obj: Any) -> Iterator[CheckMes
         with open(path, "rb") as pem:
             text = pem.read(1 << 20)
         problem = "" if b"-----BEGIN CERTIFICATE-----" in text else "holds no PEM certificate"
+        if not problem:
+            ssl.create_default_context(cafile=path)  # parses every certificate in it
+    except ssl.SSLError as exc:
+        problem = f"holds a certificate that cannot be parsed ({exc.reason or exc})"
     except OSError as exc:
         problem = f"cannot be read ({exc.strerror or exc})"
     if problem:

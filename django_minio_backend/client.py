@@ -173,6 +173,8 @@ def split_endpoint(endpoint: str, use_https: bool) -> tuple[str, bool]:
             f"endpoint {endpoint!r} must be host[:port], optionally after http:// or https://, "
             "with no path, query or user"
         )
+    if host.count(":") > 1 and not host.startswith("["):
+        raise ConfigurationError(f"endpoint {endpoint!r}: write an IPv6 address in brackets, e.g. [::1]:9000")
     try:
         port = urlsplit("//" + host).port  # raises for a port that is not a number in 0-65535
         if port == 0 or host.endswith(":"):
@@ -197,7 +199,13 @@ def endpoint_addresses(endpoint: str, use_https: bool) -> tuple[frozenset[str], 
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM) if name else []
     except OSError:
         infos = []
-    return frozenset(str(info[4][0]) for info in infos), port
+    return frozenset(_connected_address(str(info[4][0])) for info in infos), port
+
+
+def _connected_address(address: str) -> str:
+    """The address a connection to ``address`` reaches: ``::ffff:a.b.c.d`` is IPv4, ``0.0.0.0`` loopback."""
+    address = address.removeprefix("::ffff:")
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
 
 
 def same_server(a: StorageConfig, b: StorageConfig) -> bool | None:

@@ -10,15 +10,19 @@ are uploaded by a small thread pool.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import urllib3
 from minio.deleteobjects import DeleteObject
+from minio.error import MinioException
 
 from .buckets import ensure_bucket_once
 from .client import same_server
 from .discovery import minio_aliases, model_file_fields
 from .exceptions import StorageError, s3_errors
+from .orphans import same_objects
 from .storage import MinioBackend
 
 DEFAULT_WORKERS = 8
@@ -85,32 +89,61 @@ def clear(storage: MinioBackend, path: str = "", *, dry_run: bool = False) -> li
 
 
 def _same_bucket(a: MinioBackend, b: MinioBackend) -> bool:
-    """Whether ``a`` and ``b`` may reach one bucket: same name, and endpoints not told apart."""
+    """Whether ``a`` and ``b`` may reach one bucket: same name, and not shown to be two.
+
+    Endpoints that share no address can still reach one bucket (a proxy, a published
+    port): their objects are compared. Whatever cannot be told apart counts as the
+    same, which keeps the other storage's files.
+    """
     if a.bucket != b.bucket:
         return False
-    # An endpoint that does not resolve cannot be told apart: counting it as the same keeps its files.
-    return same_server(a.config, b.config) is not False
+    if same_server(a.config, b.config) is not False:
+        return True
+    try:
+        return same_objects(a, b) is not False
+    except (OSError, urllib3.exceptions.HTTPError, MinioException):
+        return True
+
+
+def _others(storage: MinioBackend) -> Iterator[tuple[str, MinioBackend]]:
+    """``(label, storage)`` of every other MinioBackend alias and model file field storage."""
+    this = getattr(storage, "_wrapped", storage)  # staticfiles_storage is a lazy object
+    candidates = [(alias.label, alias.storage) for alias in minio_aliases()]
+    candidates += [(f"{m._meta.label}.{f.name}", s) for m, f, s in model_file_fields()]
+    for label, other in candidates:
+        other = getattr(other, "_wrapped", other)
+        if other is not this:
+            yield label, other
 
 
 def other_storages_inside(storage: MinioBackend) -> dict[str, str]:
     """``label -> location prefix`` of the other storages whose files ``storage`` can overwrite or clear.
 
-    Every other MinioBackend ``STORAGES`` alias and model file field storage that
-    reaches ``storage``'s bucket with its location at or under ``storage``'s: a
-    ``--clear`` there deletes their files too, and a static file can replace one of theirs.
+    Every other storage that reaches ``storage``'s bucket with its location at or
+    under ``storage``'s: a ``--clear`` there deletes their files too, and a static
+    file can replace one of theirs.
     """
-    this = getattr(storage, "_wrapped", storage)  # staticfiles_storage is a lazy object
-    location = storage.location_prefix
-    candidates = [(alias.label, alias.storage) for alias in minio_aliases()]
-    candidates += [(f"{m._meta.label}.{f.name}", s) for m, f, s in model_file_fields()]
-    result: dict[str, str] = {}
-    for label, other in candidates:
-        other = getattr(other, "_wrapped", other)
-        if other is this or not other.location_prefix.startswith(location):
-            continue
-        if _same_bucket(this, other):
-            result[label] = other.location_prefix
-    return result
+    location = getattr(storage, "_wrapped", storage).location_prefix
+    return {
+        label: other.location_prefix
+        for label, other in _others(storage)
+        if other.location_prefix.startswith(location) and _same_bucket(storage, other)
+    }
+
+
+def other_storages_above(storage: MinioBackend) -> list[str]:
+    """Labels of the other storages whose location holds ``storage``'s (a media storage at the bucket root).
+
+    Their files can have names under ``storage``'s location: a ``--clear`` would delete them.
+    """
+    location = getattr(storage, "_wrapped", storage).location_prefix
+    return [
+        label
+        for label, other in _others(storage)
+        if location.startswith(other.location_prefix)
+        and other.location_prefix != location
+        and _same_bucket(storage, other)
+    ]
 
 
 def fingerprint(source_storage: Any, path: str) -> tuple[int, str]:

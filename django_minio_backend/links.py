@@ -7,6 +7,7 @@ module makes a network request (the cache is Django's).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
@@ -28,6 +29,10 @@ def response_params(headers: Mapping[str, str] | None) -> dict[str, str]:
     for key, value in (headers or {}).items():
         key = key.lower()
         key = key if key.startswith("response-") else f"response-{key}"
+        if not isinstance(value, str):
+            raise HeaderValueError(f"url(): the value of {key!r} must be str, not {type(value).__name__}")
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            raise HeaderValueError(f"url(): the value of {key!r} contains a line break or control character")
         if key == "response-content-disposition":
             value = content_disposition(value)
         elif not value.isascii():

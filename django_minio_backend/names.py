@@ -76,6 +76,6 @@ def _clean_name(name: str) -> str:
 
 
 # A save validates its name three times (save, get_available_name, the key); url(), exists()
-# and open() repeat names. Answers are cached for names up to 1024 characters, so the cache
-# holds a few MiB at most whatever names requests bring (a refused name raises again each time).
+# and open() repeat names. Answers are cached for names up to 1024 characters: whatever names
+# requests bring, at most 4096 x 1024 characters are kept (a refused name raises again each time).
 _cached_clean_name = functools.lru_cache(maxsize=4096)(_clean_name)

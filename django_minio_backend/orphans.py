@@ -266,7 +266,7 @@ def _stat(storage: MinioBackend, key: str) -> tuple[Any, ...] | None:
     return stat.etag, stat.size, stat.last_modified
 
 
-def _probe(a: MinioBackend, b: MinioBackend) -> bool | None:
+def same_objects(a: MinioBackend, b: MinioBackend) -> bool | None:
     """Whether ``a`` and ``b`` see the same objects; None when neither has one to compare.
 
     An object listed through one is read through the other: the same ETag, size and
@@ -306,7 +306,7 @@ def _same_bucket(first: BucketUse, other: BucketUse) -> bool:
     if same_server(a.config, b.config):
         return True
     try:
-        verdict = _probe(a, b)
+        verdict = same_objects(a, b)
     except (OSError, urllib3.exceptions.HTTPError, MinioException) as exc:
         raise BucketIdentityError(
             f"cannot tell whether {first.describe()} and {other.describe()} are one bucket "

@@ -252,6 +252,7 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             ssec=self._ssec(),
             progress=config.progress,
             prefix=self.location_prefix,
+            use_https=config.use_https,
         )
 
     def get_object_parameters(self, name: str, content: Any = None) -> dict[str, str]:

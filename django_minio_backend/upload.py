@@ -174,6 +174,7 @@ class Destination:
     ssec: SseCustomerKey | None = None
     progress: Progress | None = field(default=None, compare=False)
     prefix: str = ""  # the storage's location: probes write there (credentials may end there)
+    use_https: bool = False  # for the default port of an endpoint written without one
 
     @property
     def ssec_headers(self) -> dict[str, str]:
@@ -405,13 +406,14 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 @functools.lru_cache(maxsize=64)
-def server_identity(endpoint: str) -> str:
+def server_identity(endpoint: str, use_https: bool = False) -> str:
     """``endpoint`` as the server it reaches: its lowest address and port.
 
-    ``localhost:9000`` and ``127.0.0.1:9000`` lock each other's names. A host that
+    ``localhost:9000``, ``127.0.0.1:9000`` and ``[::ffff:127.0.0.1]:9000`` lock each
+    other's names; so do ``host`` and ``https://host:443`` over HTTPS. A host that
     does not resolve stays as written.
     """
-    addresses, port = endpoint_addresses(endpoint, use_https=False)
+    addresses, port = endpoint_addresses(endpoint, use_https)
     return f"{min(addresses)}:{port}" if addresses else endpoint.lower()
 
 
@@ -440,7 +442,7 @@ def name_lock(dest: Destination, key: str) -> Iterator[Callable[[], bool]]:
     entry can be evicted (a culled DatabaseCache, a full Memcached) or expire
     during a long upload, and a writer that lost its lock must not write.
     """
-    server = server_identity(dest.endpoint)
+    server = server_identity(dest.endpoint, dest.use_https)
     local = _LOCKS[hash((server, dest.bucket, key)) % len(_LOCKS)]
     with local:
         from django.core.cache import cache

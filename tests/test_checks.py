@@ -118,4 +118,7 @@ def test_ca_bundle_that_is_missing_or_holds_no_certificate_is_an_error_naming_it
     empty.write_text("not a certificate\n")
     assert "cannot be read" in ids(MINIO_CA_BUNDLE=str(missing))["django_minio_backend.E021"]
     assert "holds no PEM certificate" in ids(MINIO_CA_BUNDLE=str(empty))["django_minio_backend.E021"]
+    garbled = tmp_path / "garbled.pem"
+    garbled.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    assert "cannot be parsed" in ids(MINIO_CA_BUNDLE=str(garbled))["django_minio_backend.E021"]
     assert "django_minio_backend.E021" not in ids(MINIO_CA_BUNDLE=certifi.where())

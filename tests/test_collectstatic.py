@@ -14,6 +14,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from minio import Minio
 
+from django_minio_backend.testing.relay import ByteRelay
+from django_minio_backend.testing.seaweedfs import S3Server
+
 from .conftest import remove_bucket
 
 OURS_FIRST = ["django_minio_backend", "django.contrib.staticfiles"]
@@ -191,13 +194,15 @@ def test_fast_collectstatic_says_how_to_create_a_missing_bucket(
         collect(OURS_FIRST, static_source, bucket_name, CountingPool(), MINIO_BUCKET_CHECK_ON_SAVE=False)
 
 
-def shared_bucket(bucket: str, media_location: str, static_location: str = "") -> dict[str, object]:
+def shared_bucket(
+    bucket: str, media_location: str, static_location: str = "", media_endpoint: str | None = None
+) -> dict[str, object]:
     """STORAGES with the media (default) alias and the static files in one bucket."""
+    media: dict[str, object] = {"bucket_name": bucket, "location": media_location}
+    if media_endpoint:
+        media["endpoint"] = media_endpoint
     return {
-        "default": {
-            "BACKEND": "django_minio_backend.models.MinioBackend",
-            "OPTIONS": {"bucket_name": bucket, "location": media_location},
-        },
+        "default": {"BACKEND": "django_minio_backend.models.MinioBackend", "OPTIONS": media},
         "staticfiles": {
             "BACKEND": "django_minio_backend.models.MinioBackendStatic",
             "OPTIONS": {"location": static_location},
@@ -209,19 +214,26 @@ def keys(client: Minio, bucket: str) -> set[str]:
     return {o.object_name for o in client.list_objects(bucket, recursive=True)}
 
 
+@pytest.mark.parametrize("through_relay", [False, True], ids=["same endpoint", "another port, same server"])
 def test_clear_refuses_when_media_lives_under_the_static_location(
-    static_source: Path, static_bucket: str, raw_client: Minio
+    static_source: Path, static_bucket: str, raw_client: Minio, s3_server: S3Server, through_relay: bool
 ) -> None:
     from django.core.management import CommandError
 
     raw_client.put_object(static_bucket, "media/user/upload.pdf", BytesIO(b"precious"), 8)
-    storages = shared_bucket(static_bucket, "media")
-
-    for args in (("--clear",), ("--clear", "--dry-run")):
-        with pytest.raises(
-            CommandError, match=rf"--clear refused: STORAGES\['default'\].*{static_bucket}/media/"
-        ):
-            collect(OURS_FIRST, static_source, static_bucket, CountingPool(), *args, STORAGES=storages)
+    # A proxy or a published port reaches the bucket at an address the static storage does not use.
+    relay = ByteRelay(int(s3_server.endpoint.rpartition(":")[2])) if through_relay else None
+    endpoint = f"127.0.0.1:{relay.port}" if relay else None
+    storages = shared_bucket(static_bucket, "media", media_endpoint=endpoint)
+    try:
+        for args in (("--clear",), ("--clear", "--dry-run")):
+            with pytest.raises(
+                CommandError, match=rf"--clear refused: STORAGES\['default'\].*{static_bucket}/media/"
+            ):
+                collect(OURS_FIRST, static_source, static_bucket, CountingPool(), *args, STORAGES=storages)
+    finally:
+        if relay:
+            relay.close()
     assert keys(raw_client, static_bucket) == {"media/user/upload.pdf"}
 
 
@@ -263,18 +275,23 @@ def test_static_file_replacing_an_object_of_another_storage_is_refused(
     assert raw_client.get_object(static_bucket, "app1/file5.css").read() == b"media"
 
 
-def test_clear_of_a_static_location_beside_the_media_keeps_the_media(
+def test_clear_refuses_when_the_media_location_holds_the_static_location(
     static_source: Path, static_bucket: str, raw_client: Minio
 ) -> None:
-    raw_client.put_object(static_bucket, "user/upload.pdf", BytesIO(b"precious"), 8)
-    raw_client.put_object(static_bucket, "static/old/stale.css", BytesIO(b"x"), 1)
+    """Media at the bucket root can hold names under static/: --clear would delete them."""
+    from django.core.management import CommandError
+
+    raw_client.put_object(static_bucket, "static/uploads/user.pdf", BytesIO(b"precious"), 8)
     storages = shared_bucket(static_bucket, "", static_location="static")
 
-    output = collect(OURS_FIRST, static_source, static_bucket, CountingPool(), "--clear", STORAGES=storages)
-
-    assert "Deleting 'old/stale.css'" in output and "40 static files copied" in output
-    assert "user/upload.pdf" in keys(raw_client, static_bucket)
-    assert "static/old/stale.css" not in keys(raw_client, static_bucket)
+    with pytest.raises(
+        CommandError, match=rf"--clear refused: STORAGES\['default'\].*'{static_bucket}/static/'"
+    ):
+        collect(OURS_FIRST, static_source, static_bucket, CountingPool(), "--clear", STORAGES=storages)
+    assert keys(raw_client, static_bucket) == {"static/uploads/user.pdf"}
+    output = collect(OURS_FIRST, static_source, static_bucket, CountingPool(), STORAGES=storages)
+    assert "40 static files copied" in output
+    assert raw_client.get_object(static_bucket, "static/uploads/user.pdf").read() == b"precious"
 
 
 def test_clear_says_how_to_create_a_missing_bucket_as_a_run_without_it_does(

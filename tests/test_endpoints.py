@@ -41,3 +41,14 @@ def test_name_lock_identity_is_shared_by_spellings_of_one_server() -> None:
     assert server_identity("localhost:9000") == server_identity("http://127.0.0.1:9000/") == "127.0.0.1:9000"
     assert server_identity("127.0.0.1:9000") != server_identity("127.0.0.1:9001")
     assert server_identity("No-Such-Host.invalid:9000") == "no-such-host.invalid:9000"
+
+
+def test_mapped_ipv6_and_any_address_spellings_reach_loopback() -> None:
+    assert same_server(_config("[::ffff:127.0.0.1]:9000"), _config("127.0.0.1:9000")) is True
+    assert same_server(_config("0.0.0.0:9000"), _config("localhost:9000")) is True
+
+
+def test_name_lock_identity_over_https_gives_a_bare_host_the_https_port() -> None:
+    assert server_identity("localhost", use_https=True) == server_identity("https://localhost")
+    assert server_identity("localhost", use_https=True) == server_identity("localhost:443", use_https=True)
+    assert server_identity("localhost", use_https=False) != server_identity("localhost", use_https=True)

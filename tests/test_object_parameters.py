@@ -167,6 +167,14 @@ def test_download_link_with_a_non_ascii_file_name_reaches_the_browser_as_rfc_626
         storage.url(name, response_headers={"content-type": "text/plain; name=é"})
 
 
+@pytest.mark.parametrize("value", ["text/plain\r\nX-Injected: 1", "a\x00b", 3600])
+def test_response_header_value_with_a_control_character_or_not_text_is_refused_naming_it(
+    storage: MinioBackend, value: object
+) -> None:
+    with pytest.raises(ValueError, match="response-cache-control"):
+        storage.url("a.txt", response_headers={"cache-control": value})  # type: ignore[dict-item]
+
+
 def test_public_response_headers_are_signed_but_plain_url_stays_unsigned(
     public_storage: MinioBackend,
 ) -> None:

@@ -115,6 +115,7 @@ def test_endpoint_scheme_in_storage_options_is_checked_against_its_https_option(
         ("MINIO_ENDPOINT", "127.0.0.1:9000x"),
         ("MINIO_ENDPOINT", "127.0.0.1:"),
         ("MINIO_EXTERNAL_ENDPOINT", "files.example.com:70000"),
+        ("MINIO_ENDPOINT", "::1"),
     ],
 )
 def test_unusable_endpoint_is_an_error_naming_the_setting(setting: str, value: str) -> None:

@@ -16,6 +16,7 @@ from ...collectstatic import (
     ParallelUploader,
     clear,
     fingerprint,
+    other_storages_above,
     other_storages_inside,
     remote_index,
 )
@@ -84,6 +85,13 @@ class Command(DjangoCollectStatic):
         if not isinstance(self.storage, MinioBackend):
             return super().clear_dir(path)
         self._refuse_shared("--clear")
+        above = other_storages_above(self.storage)
+        if above:
+            where = f"{self.storage.bucket}/{self.storage.location_prefix}"
+            raise CommandError(
+                f"collectstatic --clear refused: {', '.join(above)} stores files in a location that holds "
+                f"{where!r}; its files there would be deleted. Give the static files their own bucket."
+            )
         names = clear(self.storage, path, dry_run=self.dry_run)
         for name in names:
             self.log(f"{'Pretending to delete' if self.dry_run else 'Deleting'} '{name}'", level=1)
