@@ -9,7 +9,7 @@ few hundred bytes. Without JavaScript the file input posts the file as usual.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -100,3 +100,26 @@ class DirectUploadField(forms.FileField):
     def bound_data(self, data: Any, initial: Any) -> Any:
         # A direct upload survives a form that comes back with other errors.
         return data if isinstance(data, DirectValue) else super().bound_data(data, initial)
+
+
+_Form = TypeVar("_Form", bound=forms.BaseForm)
+
+
+def bound_to_request(form_class: type[_Form], request: HttpRequest) -> type[_Form]:
+    """``form_class`` whose direct-upload fields accept only the values ``request``'s user and
+    session finalized.
+
+    Each form instance has its own copies of the fields, so the request never
+    reaches another request's form.
+    """
+
+    class Bound(form_class):  # type: ignore[valid-type,misc]  # a subclass of a class given at run time
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            for field in self.fields.values():
+                if isinstance(field, DirectUploadField):
+                    field.request = request
+
+    Bound.__name__ = Bound.__qualname__ = form_class.__name__
+    Bound.__module__ = form_class.__module__
+    return cast("type[_Form]", Bound)

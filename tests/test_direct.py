@@ -736,3 +736,30 @@ def test_ticket_for_an_unusable_file_name_is_refused(s3_settings: dict[str, Any]
     with pytest.raises(UploadRefused, match="cannot be used") as refused:
         direct.issue_ticket(fake_request(), FIELD, "..", 1, "text/plain")
     assert refused.value.status == 400
+
+
+@pytest.mark.django_db
+def test_admin_with_the_mixin_refuses_a_value_another_user_finalized(s3_settings: dict[str, Any]) -> None:
+    from django.contrib import admin
+
+    from django_minio_backend.admin import DirectUploadAdminMixin
+    from django_minio_backend.forms import DIRECT_SUFFIX
+    from tests.testapp.models import DirectAttachment
+
+    class Plain(admin.ModelAdmin):
+        fields = ["file"]
+
+    class Bound(DirectUploadAdminMixin, Plain):
+        pass
+
+    done = finalized_value(fake_request(user="1"), unique(".txt"), b"alice")
+    data = {"file" + DIRECT_SUFFIX: done["value"]}
+    site = admin.AdminSite()
+    other, owner = fake_request(user="2"), fake_request(user="1")
+    assert (
+        Plain(DirectAttachment, site).get_form(other)(data=data, files={}).is_valid()
+    )  # the ETag binding only
+    refused = Bound(DirectAttachment, site).get_form(other)(data=data, files={})
+    assert not refused.is_valid() and "another user or session" in str(refused.errors["file"])
+    accepted = Bound(DirectAttachment, site).get_form(owner)(data=data, files={})
+    assert accepted.is_valid() and accepted.cleaned_data["file"] == done["name"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+from django_minio_backend.admin import DirectUploadAdminMixin
+
 from .models import Attachment, GenericAttachment, LargeAttachment, PrivateAttachment, PublicAttachment
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
 
 @admin.register(PrivateAttachment, PublicAttachment, GenericAttachment, LargeAttachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(DirectUploadAdminMixin, admin.ModelAdmin):
+    # The mixin: a direct upload's value is accepted only from the user and session that uploaded it.
+
     list_display = ("__str__", "link", "uploaded_at")
     readonly_fields = ("link", "preview")
 
