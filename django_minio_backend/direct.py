@@ -339,11 +339,19 @@ def issue_ticket(
         name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
     except SuspiciousFileOperation as exc:
         raise UploadRefused(f"the file name {filename!r} cannot be used: {exc}") from None
+    user, session = _user(request), _session(request)
+    if not user and not session:
+        # Nothing would bind the ticket and the value to this browser: anyone holding them could use them.
+        raise UploadRefused(
+            "direct uploads by anonymous users need Django's SessionMiddleware (the ticket is bound to the "
+            "session)",
+            403,
+        )
     key = _quarantine_key(storage)
     ticket = Ticket(
         field=label,
-        user=_user(request),
-        session=_session(request),
+        user=user,
+        session=session,
         name=name,
         key=key,
         size=size,

@@ -763,3 +763,25 @@ def test_admin_with_the_mixin_refuses_a_value_another_user_finalized(s3_settings
     assert not refused.is_valid() and "another user or session" in str(refused.errors["file"])
     accepted = Bound(DirectAttachment, site).get_form(owner)(data=data, files={})
     assert accepted.is_valid() and accepted.cleaned_data["file"] == done["name"]
+
+
+def test_anonymous_upload_without_a_session_gets_no_ticket_even_when_rules_allow_it(
+    s3_settings: dict[str, Any],
+) -> None:
+    class Anyone:
+        @hookimpl(tryfirst=True)
+        def direct_upload_rules(self) -> UploadRules:
+            return UploadRules(max_size=None)
+
+    request = RequestFactory().post("/")
+    request.user = SimpleNamespace(pk=None, is_authenticated=False, has_perm=lambda perm: False)
+    pm = manager.get_plugin_manager()
+    pm.register(Anyone(), name="anyone")
+    try:
+        with pytest.raises(UploadRefused, match="SessionMiddleware") as refused:
+            direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+        assert refused.value.status == 403
+        request.session = SimpleNamespace(session_key="anon-session")
+        assert direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")["ticket"]
+    finally:
+        pm.unregister(name="anyone")
