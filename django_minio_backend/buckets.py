@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,11 +21,19 @@ from minio.lifecycleconfig import AbortIncompleteMultipartUpload, Expiration, Li
 from . import manager, sdk
 from .conf import global_setting
 from .exceptions import s3_errors
-from .policies import describe_statement, opens_bucket, policies_equal, private_remainder
+from .policies import (
+    describe_statement,
+    opens_bucket,
+    policies_equal,
+    private_remainder,
+    without_not_resource,
+)
 from .upload import CLAIM_HEADER
 
 if TYPE_CHECKING:
     from .storage import MinioBackend
+
+logger = logging.getLogger("django_minio_backend")
 
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
 UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "XNotImplemented"})
@@ -120,6 +129,30 @@ def _make_bucket(storage: MinioBackend) -> bool:
     return True
 
 
+POLICY_REFUSED_CODES = frozenset({"MalformedPolicy", "InvalidPolicyDocument", "NotImplemented"})
+
+
+def _set_policy(storage: MinioBackend, desired: dict[str, Any]) -> dict[str, Any]:
+    """Set ``desired``; where the server refuses ``NotResource``, the grant without it (logged)."""
+    client, bucket = storage.client, storage.bucket
+    try:
+        client.set_bucket_policy(bucket, json.dumps(desired))
+    except S3Error as exc:
+        widened = without_not_resource(desired, bucket)
+        if exc.code not in POLICY_REFUSED_CODES or widened is None:
+            raise
+        logger.warning(
+            "%s/%s: the server refused a policy with NotResource (%s); the bucket is public without "
+            "it, so direct-upload quarantine objects there are readable by anyone who knows their key",
+            storage.config.endpoint,
+            bucket,
+            exc.code,
+        )
+        client.set_bucket_policy(bucket, json.dumps(widened))
+        return widened
+    return desired
+
+
 def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
     client, bucket, public = storage.client, storage.bucket, storage.is_public
     created = not client.bucket_exists(bucket)
@@ -147,8 +180,8 @@ def _sync_bucket(storage: MinioBackend, dry_run: bool) -> BucketReport:
             action = "unchanged" if policies_equal(desired, current) else "set"
         if not dry_run and action == "deleted":
             _delete_policy(storage)
-        elif not dry_run and action in ("set", "trimmed"):
-            client.set_bucket_policy(bucket, json.dumps(desired))
+        elif not dry_run and action in ("set", "trimmed") and desired is not None:
+            desired = _set_policy(storage, desired)
     except BaseException:
         if created and not dry_run:
             client.remove_bucket(bucket)

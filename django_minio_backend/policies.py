@@ -17,35 +17,47 @@ def public_read_policy(bucket_name: str, quarantine: str | None = None) -> dict[
 
     Listing is left out on purpose: a public bucket shares its files, not the
     names of all of them. Grant ``s3:ListBucket`` with a policy hook if needed.
-    ``quarantine`` (default: ``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX``) is denied
-    at the bucket's root and under any location: those objects are not checked yet.
+    ``quarantine`` (default: ``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX``) is left out of
+    the grant at the bucket's root and under any location: those objects are not
+    checked yet. It is a ``NotResource`` of the Allow, not a Deny: a Deny for
+    ``Principal *`` would refuse the backend's own reads too.
     """
     if quarantine is None:
         quarantine = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX"))
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": OUR_SID_PREFIX + "PublicRead",
-            "Effect": "Allow",
-            "Principal": {"AWS": ["*"]},
-            "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket_name}/*"],
-        }
+    statement: dict[str, Any] = {
+        "Sid": OUR_SID_PREFIX + "PublicRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": ["*"]},
+        "Action": ["s3:GetObject"],
+    }
+    prefix = quarantine.strip("/")
+    if prefix:
+        statement["NotResource"] = [
+            f"arn:aws:s3:::{bucket_name}/{prefix}/*",
+            f"arn:aws:s3:::{bucket_name}/*/{prefix}/*",
+        ]
+    else:
+        statement["Resource"] = [f"arn:aws:s3:::{bucket_name}/*"]
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def without_not_resource(policy: dict[str, Any], bucket_name: str) -> dict[str, Any] | None:
+    """``policy`` with our ``NotResource`` grants widened to the whole bucket; None if it has none.
+
+    For servers that refuse ``NotResource``: the public bucket then works, and its
+    quarantine is readable by anyone who knows a key.
+    """
+    statements = policy.get("Statement") or []
+    ours = [s for s in statements if str(s.get("Sid", "")).startswith(OUR_SID_PREFIX) and "NotResource" in s]
+    if not ours:
+        return None
+    widened = [
+        {**{k: v for k, v in s.items() if k != "NotResource"}, "Resource": [f"arn:aws:s3:::{bucket_name}/*"]}
+        if s in ours
+        else s
+        for s in statements
     ]
-    if quarantine.strip("/"):
-        prefix = quarantine.strip("/")
-        statements.append(
-            {
-                "Sid": OUR_SID_PREFIX + "QuarantinePrivate",
-                "Effect": "Deny",
-                "Principal": {"AWS": ["*"]},
-                "Action": ["s3:GetObject"],
-                "Resource": [
-                    f"arn:aws:s3:::{bucket_name}/{prefix}/*",
-                    f"arn:aws:s3:::{bucket_name}/*/{prefix}/*",
-                ],
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {**policy, "Statement": widened}
 
 
 SET_KEYS = frozenset({"Action", "NotAction", "Resource", "NotResource", "AWS"})

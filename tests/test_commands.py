@@ -62,6 +62,40 @@ def test_initialize_creates_buckets_with_policies_anonymous_can_feel(
         remove_bucket(raw_client, private)
 
 
+def test_server_refusing_not_resource_still_gets_a_public_bucket_and_a_warning(
+    s3_settings, s3_server, raw_client: Minio, bucket_name: str, monkeypatch, caplog
+) -> None:
+    """Like an S3 server whose policy language has no NotResource (older MinIO releases may not)."""
+    from minio.error import S3Error
+
+    from django_minio_backend import MinioBackend
+
+    storage = MinioBackend(bucket_name=bucket_name, public_buckets=[bucket_name])
+    real = storage.client.set_bucket_policy
+
+    def without_not_resource_support(bucket: str, policy: str) -> None:
+        if "NotResource" in policy:
+            raise S3Error(
+                code="MalformedPolicy",
+                message="NotResource is not supported",
+                resource=bucket,
+                request_id="",
+                host_id="",
+                response=None,  # type: ignore[arg-type]
+            )
+        real(bucket, policy)
+
+    monkeypatch.setattr(storage.client, "set_bucket_policy", without_not_resource_support)
+    from django_minio_backend.buckets import sync_bucket
+
+    with caplog.at_level("WARNING", logger="django_minio_backend"):
+        report = sync_bucket(storage)
+    assert report.public
+    assert "quarantine objects there are readable" in caplog.text
+    put(raw_client, bucket_name, "a.txt")
+    assert anon_get(s3_server, bucket_name, "a.txt") == 200
+
+
 def test_initialize_is_idempotent(s3_settings, bucket_name: str) -> None:
     with override_settings(MINIO_PUBLIC_BUCKETS=[bucket_name]):
         run()

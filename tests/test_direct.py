@@ -396,6 +396,26 @@ def test_quarantine_of_a_public_bucket_is_not_readable_anonymously(
     assert http.request("GET", f"{base}/{quarantined}").status == 403
 
 
+def test_direct_upload_to_a_public_bucket_finalizes_and_its_quarantine_stays_closed(
+    s3_settings: dict[str, Any],
+    public_storage: MinioBackend,
+    raw_client: Minio,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Red-team finding: a Deny for everyone on the quarantine refused the backend's own finalize."""
+    from tests.testapp.models import DirectAttachment
+
+    monkeypatch.setattr(DirectAttachment._meta.get_field("file"), "storage", public_storage)
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 10, "text/plain")
+    assert post_file(answer, b"0123456789").status == 204
+    quarantined = public_storage.url("x").rsplit("/x", 1)[0] + "/" + ticket_data(answer["ticket"])["key"]
+    assert http.request("GET", quarantined).status == 403
+    done = direct.finalize(request, answer["ticket"], FIELD)
+    final = http.request("GET", public_storage.url(done["name"]))
+    assert final.status == 200 and final.data == b"0123456789"
+
+
 def test_finalize_of_an_object_that_is_not_there_is_refused(settings_5mib: None) -> None:
     request = fake_request()
     small = direct.issue_ticket(request, FIELD, unique(), 10, "text/plain")

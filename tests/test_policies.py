@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from django_minio_backend.policies import canonical_policy, policies_equal, public_read_policy
+from django_minio_backend.policies import (
+    canonical_policy,
+    policies_equal,
+    public_read_policy,
+    without_not_resource,
+)
 
 
 def test_server_normalised_policy_equals_the_one_set() -> None:
@@ -14,19 +19,20 @@ def test_server_normalised_policy_equals_the_one_set() -> None:
             {
                 "Sid": "PublicRead",
                 "Effect": "Allow",
-                "Principal": {"AWS": ["*"]},
-                "Action": "s3:GetObject",
-                "Resource": "arn:aws:s3:::b/*",
-            },
-            {
-                "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": ["arn:aws:s3:::b/*/q/*", "arn:aws:s3:::b/q/*"],
+                "NotResource": ["arn:aws:s3:::b/q/*", "arn:aws:s3:::b/*/q/*"],
             },
         ],
     }
     assert policies_equal(public_read_policy("b", quarantine="q/"), json.dumps(echoed) + "\n")
+
+
+def test_server_refusing_not_resource_gets_the_whole_bucket_grant() -> None:
+    widened = without_not_resource(public_read_policy("b", quarantine="q/"), "b")
+    assert widened is not None
+    assert policies_equal(widened, public_read_policy("b", quarantine=""))
+    assert without_not_resource(public_read_policy("b", quarantine=""), "b") is None
 
 
 def test_principal_star_and_condition_scalars_are_normalised() -> None:
