@@ -16,6 +16,7 @@ from minio.sse import SseCustomerKey
 
 from .buckets import cors_origin_problems, quarantine_folder, quarantine_prefix
 from .capabilities import conditional_put
+from .client import same_server
 from .conf import MAX_URL_EXPIRY, SETTINGS, NotAFlagError, StorageConfig, normalize_options, resolve
 from .discovery import backend_class, minio_aliases, model_file_fields
 from .storage import MinioBackend
@@ -535,15 +536,21 @@ def _file_places() -> Iterator[tuple[str, MinioBackend, str]]:
         except (ImproperlyConfigured, TypeError, ValueError):
             continue  # check_settings reports it
     for model, field, storage in model_file_fields():
+        label = f"{model._meta.label}.{field.name}"
+        try:
+            location = storage.location_prefix
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue
+        yield label, storage, location
         if callable(field.upload_to) or not field.upload_to:
             continue
-        # A strftime pattern names folders only from its first "%" on: what comes before is fixed.
-        folder = str(field.upload_to).partition("%")[0].strip("/")
+        # A strftime pattern names folders only from its first "%" on: the whole folders before it
+        # are fixed. Names are stored cleaned ("./a//b" is "a/b"): so is the folder.
+        upload_to = str(field.upload_to)
+        fixed = upload_to.partition("%")[0].rpartition("/")[0] if "%" in upload_to else upload_to
+        folder = "/".join(part for part in fixed.split("/") if part not in ("", "."))
         if folder:
-            try:
-                yield f"{model._meta.label}.{field.name}", storage, f"{storage.location_prefix}{folder}/"
-            except (ImproperlyConfigured, TypeError, ValueError):
-                continue
+            yield label, storage, f"{location}{folder}/"
 
 
 def _quarantine_overlaps() -> Iterator[CheckMessage]:
@@ -555,6 +562,15 @@ def _quarantine_overlaps() -> Iterator[CheckMessage]:
             id=ID + "E050",
         )
         return
+    if any(part in ("", ".", "..") for part in quarantine_folder().split("/")):
+        yield Error(
+            f"MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX = {quarantine_folder() + '/'!r} has an empty, '.' or "
+            "'..' folder: keys under it are stored elsewhere than its lifecycle rule and "
+            "clean_incomplete_uploads look.",
+            hint="Name a plain folder, such as the default 'dmb-quarantine/'.",
+            id=ID + "E050",
+        )
+        return
     places = list(_file_places())
     quarantines: dict[tuple[str, str, str], MinioBackend] = {}
     for _, storage, _ in places:
@@ -563,8 +579,9 @@ def _quarantine_overlaps() -> Iterator[CheckMessage]:
                 (storage.config.endpoint, storage.bucket, quarantine_prefix(storage)), storage
             )
     for label, storage, prefix in places:
-        for (endpoint, bucket, quarantine), _ in quarantines.items():
-            if (endpoint, bucket) != (storage.config.endpoint, storage.bucket):
+        for (_, bucket, quarantine), owner in quarantines.items():
+            # One bucket however the endpoints are spelled (what cannot be told apart counts as one).
+            if bucket != storage.bucket or same_server(owner.config, storage.config) is False:
                 continue
             inside = prefix.startswith(quarantine)
             # A quarantine inside an upload_to folder (not a location: the quarantine is meant

@@ -76,3 +76,49 @@ def test_cors_origin_that_is_not_an_origin_is_an_error_naming_the_setting(
 ) -> None:
     found = ids(MINIO_CORS_ORIGINS=origins).get("django_minio_backend.E051", "")
     assert "MINIO_CORS_ORIGINS" in found and words in found, found
+
+
+def test_location_inside_the_quarantine_on_another_spelling_of_the_server_is_an_error() -> None:
+    storages = with_alias("dmb-quarantine/archive")
+    storages["other"]["OPTIONS"]["endpoint"] = (
+        "http://LOCALHOST:9000"  # the checks' MINIO_ENDPOINT: 127.0.0.1:9000
+    )
+    found = ids(STORAGES=storages).get("django_minio_backend.E050", "")
+    assert "STORAGES['other']: its files go under dmb-test-private/dmb-quarantine/archive/" in found, found
+    storages["other"]["OPTIONS"]["endpoint"] = "localhost:9001"  # another server
+    assert "django_minio_backend.E050" not in ids(STORAGES=storages)
+
+
+def test_upload_to_spelled_with_dots_or_a_model_storage_location_inside_the_quarantine_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_minio_backend import MinioBackend
+    from tests.testapp.models import DirectAttachment
+
+    field = DirectAttachment._meta.get_field("file")
+    monkeypatch.setattr(field, "upload_to", "./dmb-quarantine")
+    found = ids().get("django_minio_backend.E050", "")
+    assert "testapp.DirectAttachment.file: its files go under dmb-test-private/dmb-quarantine/" in found, (
+        found
+    )
+    monkeypatch.setattr(field, "upload_to", "")
+    monkeypatch.setattr(
+        field, "storage", MinioBackend(bucket_name="dmb-test-private", location="dmb-quarantine/x")
+    )
+    found = ids().get("django_minio_backend.E050", "")
+    assert "testapp.DirectAttachment.file: its files go under dmb-test-private/dmb-quarantine/x/" in found, (
+        found
+    )
+
+
+@pytest.mark.parametrize("quarantine", ["./", "../q/", "q/./x/", "q//x/"])
+def test_quarantine_prefix_with_dot_or_empty_folders_is_an_error(quarantine: str) -> None:
+    found = ids(MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX=quarantine).get("django_minio_backend.E050", "")
+    assert "has an empty, '.' or '..' folder" in found, found
+
+
+def test_dated_upload_to_folder_starting_like_the_quarantine_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.testapp.models import DirectAttachment
+
+    monkeypatch.setattr(DirectAttachment._meta.get_field("file"), "upload_to", "dmb-quarantine%Y/")
+    assert "django_minio_backend.E050" not in ids()
