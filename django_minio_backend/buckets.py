@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import threading
@@ -414,9 +415,33 @@ def origin_problem(origin: object) -> str:
         parts.port  # noqa: B018 (raises on a port that is not a number)
     except ValueError:
         return "has a port that is not a number"
+    if parts.netloc.endswith(":"):
+        return "has an empty port"
     if origin != origin.strip() or any(c.isspace() for c in origin):
         return "contains white space"
+    try:
+        browser_origin(origin)
+    except UnicodeError:
+        return "has a host name that cannot be written in IDNA (punycode)"
     return ""
+
+
+def browser_origin(origin: str) -> str:
+    """``origin`` as browsers send it in the Origin header, which CORS rules must match exactly.
+
+    Lower case, IDNA host (``bücher.example`` is ``xn--bcher-kva.example``), IPv6 in
+    its short form, no default port (``:443`` for https, ``:80`` for http), no leading
+    zeros in the port.
+    """
+    parts = urlsplit(origin.strip().removesuffix("/"))
+    scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    try:
+        host = f"[{ipaddress.IPv6Address(host).compressed}]"
+    except ValueError:
+        host = host.encode("idna").decode("ascii").lower()
+    if port is None or port == {"https": 443, "http": 80}.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def cors_origin_problems() -> list[str]:
@@ -429,11 +454,13 @@ def cors_origin_problems() -> list[str]:
 
 
 def cors_origins() -> list[str]:
-    """``MINIO_CORS_ORIGINS`` without trailing slashes; ImproperlyConfigured if they are not origins."""
+    """``MINIO_CORS_ORIGINS`` as browsers send them; ImproperlyConfigured if they are not origins."""
     problems = cors_origin_problems()
     if problems:
         raise ImproperlyConfigured(problems[0])
-    return [str(origin).rstrip("/") for origin in global_setting("MINIO_CORS_ORIGINS") or ()]
+    return list(
+        dict.fromkeys(browser_origin(str(origin)) for origin in global_setting("MINIO_CORS_ORIGINS") or ())
+    )
 
 
 def quarantine_folder() -> str:

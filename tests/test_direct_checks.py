@@ -68,6 +68,7 @@ def test_storage_location_beside_the_quarantine_is_fine(location: str) -> None:
         (["https://*.example.com"], "is a wildcard"),
         (["https://user@example.com"], "user name"),
         (["https://example.com:port"], "port that is not a number"),
+        (["https://example.com:"], "has an empty port"),
         ([None], "is not a string"),
     ],
 )
