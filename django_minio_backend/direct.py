@@ -496,7 +496,7 @@ def finalize(
     # the server (create-only) stops them, and racing finalizes, across processes.
     # Both are released when this finalize fails, and taken over once stale (its
     # worker was killed), so an interrupted finalize can be retried.
-    used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
+    used = _cache_key(ticket)
     _claim_in_cache(cache, used)
     marker = ""
     rejected: UploadRefused | None = None
@@ -533,6 +533,10 @@ def finalize(
         etag = _etag(storage, name)  # after the hook, which may have rewritten the file
     value = sign_value(ticket.field, name, user=ticket.user, session=ticket.session, etag=etag)
     return {"name": name, "size": ticket.size, "value": value}
+
+
+def _cache_key(ticket: Ticket) -> str:
+    return f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
 
 
 def _marker_key(ticket: Ticket) -> str:
