@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django import forms
 from django.core.cache import cache
+from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
@@ -171,48 +173,63 @@ def test_finalize_hook_failing_releases_the_ticket_and_a_retry_finalizes(
         direct.finalize(request, answer["ticket"], FIELD)
 
 
-def leave_claim_of_a_killed_worker(request: Any, answer: dict[str, Any]) -> None:
-    """What a worker killed during the finalize copy leaves: the server's marker and the cache entry."""
-    ticket = direct.load_ticket(request, answer["ticket"], FIELD)
-    _, _, storage = direct.resolve_field(FIELD)
-    assert direct._claim_ticket(storage, ticket)  # the suite's server has conditional writes
-    direct._claim_in_cache(cache, direct._cache_key(ticket))
+@pytest.fixture(params=["shared cache", "cache per process"])
+def cache_kind(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A cache the processes share (a file-based one), or each its own (local memory)."""
+    if request.param == "cache per process":
+        yield request.param
+        return
+    shared = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
+    with override_settings(CACHES={"default": shared}):
+        yield request.param
+
+
+def finalize_killed_during_the_copy(request: Any, answer: dict[str, Any]) -> None:
+    """A worker process that finalizes ``answer``'s ticket and is killed while the server copies."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            upload.copy = lambda *args, **kwargs: os._exit(9)  # type: ignore[assignment]
+            direct.finalize(request, answer["ticket"], FIELD)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 9, "the worker did not reach the copy"
 
 
 def test_claim_left_by_a_killed_worker_is_taken_over_once_stale(
-    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch, cache_kind: str
 ) -> None:
     request = fake_request()
     answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
     assert post_file(answer, b"abc").status == 204
-    leave_claim_of_a_killed_worker(request, answer)
+    finalize_killed_during_the_copy(request, answer)
     with pytest.raises(UploadRefused, match="finalized already"):
         direct.finalize(request, answer["ticket"], FIELD)  # it may still be copying
 
-    monkeypatch.setattr(direct, "CLAIM_STALE", timedelta(seconds=1))
+    monkeypatch.setattr(direct, "CLAIM_STALE", timedelta(seconds=1), raising=False)
     time.sleep(2.1)  # the marker's date is in whole seconds
     done = direct.finalize(request, answer["ticket"], FIELD)
     assert stored(raw_client, done["name"]) == b"abc"
-    # Once done, the claim is never stale: a replay is refused however late.
+    # Once done, the claim is never stale: a replay is refused however late, in any process.
     time.sleep(2.1)
     with pytest.raises(UploadRefused, match="finalized already"):
         direct.finalize(request, answer["ticket"], FIELD)
-    cache.clear()  # another process
+    cache.clear()
     with pytest.raises(UploadRefused, match="finalized already"):
         direct.finalize(request, answer["ticket"], FIELD)
 
 
-@pytest.mark.parametrize("shared_cache", [True, False])
 def test_racing_takeovers_of_a_stale_claim_make_one_file(
-    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch, shared_cache: bool
+    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch, cache_kind: str
 ) -> None:
     request = fake_request()
     answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
     assert post_file(answer, b"abc").status == 204
-    leave_claim_of_a_killed_worker(request, answer)
-    monkeypatch.setattr(direct, "CLAIM_STALE", timedelta(seconds=1))
+    finalize_killed_during_the_copy(request, answer)
+    monkeypatch.setattr(direct, "CLAIM_STALE", timedelta(seconds=1), raising=False)
     time.sleep(2.1)
-    if not shared_cache:  # every finalize as if in its own process, as in test_direct.py
+    if cache_kind == "cache per process":  # threads share one local-memory cache: as in test_direct.py
         monkeypatch.setattr(type(cache._connections[cache._alias]), "add", lambda *args, **kwargs: True)
     outcomes: list[Any] = [None] * 4
     barrier = threading.Barrier(len(outcomes))
