@@ -644,7 +644,7 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
         )
     if missing:
         raise UploadRefused(
-            f"the upload lacks {len(missing)} of its {ticket.parts} parts (the first: part {missing[0]}); "
+            f"the upload has {len(chosen)} of its {ticket.parts} parts (part {missing[0]} is missing); "
             "upload the rest",
             409,
         )

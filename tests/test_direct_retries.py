@@ -132,7 +132,7 @@ def test_finalize_names_the_missing_parts(settings_5mib: None) -> None:
     data = os.urandom(2 * PART + 5)
     request, answer, _ = multipart_ticket(len(data))
     put(direct.part_urls(request, answer["ticket"], FIELD)["urls"]["1"], data[:PART])
-    with pytest.raises(UploadRefused, match=r"lacks 2 of its 3 parts \(the first: part 2\)") as refused:
+    with pytest.raises(UploadRefused, match=r"has 1 of its 3 parts \(part 2 is missing\)") as refused:
         direct.finalize(request, answer["ticket"], FIELD)
     assert refused.value.status == 409
 
