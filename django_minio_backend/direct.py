@@ -751,6 +751,11 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
             return name
         except upload.NameTaken:
             name = _alternative(storage, ticket.name, model_field.max_length)
+        except S3Error as exc:
+            if exc.code not in GONE_CODES:
+                raise
+            # The copy's source, not the final name: the upload was cancelled meanwhile.
+            raise UploadRefused("the upload was cancelled while it was being finalized", 410) from None
     raise UploadRefused(f"no free name found for {ticket.name!r}", 409)
 
 

@@ -283,6 +283,25 @@ def test_parts_after_a_failed_finalize_copy_say_completed_and_finalize_again_wor
     assert gone.value.status == 410
 
 
+def test_cancel_while_finalize_copies_says_cancelled(
+    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    copy = upload.copy
+
+    def cancelled_meanwhile(*args: Any, **kwargs: Any) -> None:
+        direct.abort(request, answer["ticket"], FIELD)  # the user's Cancel lands during the copy
+        copy(*args, **kwargs)
+
+    monkeypatch.setattr(upload, "copy", cancelled_meanwhile)
+    with pytest.raises(UploadRefused, match="cancelled") as refused:
+        direct.finalize(request, answer["ticket"], FIELD)
+    assert refused.value.status == 410
+    assert not list(raw_client.list_objects(BUCKET, prefix=ticket_data(answer["ticket"])["name"]))
+
+
 # -- rows that share a stored file ----------------------------------------------------
 
 
