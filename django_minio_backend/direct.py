@@ -581,7 +581,7 @@ def _end_finalize(storage: MinioBackend, ticket: Ticket, marker: str, cache: Any
     with contextlib.suppress(S3Error, OSError):
         if marker:
             headers = {upload.WRITE_TOKEN_HEADER: marker, DONE_HEADER: "1"}
-            sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), marker.encode(), headers)
+            sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), b"", headers)
         _remove_quietly(storage, ticket.key)
 
 
@@ -599,10 +599,9 @@ def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
         return ""
     key = _marker_key(ticket)
     token = uuid.uuid4().hex
-    # The token is the body too: each claim's ETag differs.
     headers = {upload.WRITE_TOKEN_HEADER: token}
     try:
-        upload._conditional_put(dest, key, token.encode(), headers, token)
+        upload._conditional_put(dest, key, b"", headers, token)
         return token
     except upload.NameTaken:
         pass
@@ -619,7 +618,7 @@ def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
         upload._conditional_put(dest, f"{key}.{held}", b"", headers, token)
     except upload.NameTaken:
         raise UploadRefused(ALREADY_FINALIZED, 409) from None
-    sdk.put_object(storage.client, storage.bucket, key, token.encode(), headers)
+    sdk.put_object(storage.client, storage.bucket, key, b"", headers)
     return token
 
 
@@ -658,9 +657,10 @@ def _usable_parts(listed: list[sdk.UploadedPart], ticket: Ticket) -> dict[int, s
     SeaweedFS keeps every upload of a part number (a retried part, a second run of
     the widget) and lists them all; it assembles whichever ETag the completion
     names. Other servers keep only the last upload. Parts of the wrong size and
-    numbers past the ticket's count are never chosen, so never completed. Between
-    copies stored in the same second the later listed one wins: both are the same
-    slice of the same file (the SHA-256 check, when the browser sends one, covers the rest).
+    numbers past the ticket's count are never chosen, so never completed. Copies
+    stored within one second cannot be told apart (listed dates are in seconds):
+    the later listed is taken; from one browser both hold the same slice of the
+    same file (the SHA-256 check, when the browser sends one, covers the rest).
     """
     chosen: dict[int, sdk.UploadedPart] = {}
     for part in listed:

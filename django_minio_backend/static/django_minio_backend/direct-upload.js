@@ -146,6 +146,7 @@
     var started = saved ? Promise.resolve(saved) : this.newTicket(file, key);
     return started
       .then(function (ticket) {
+        if (self.run !== run) throw new UploadError("superseded");
         self.ticket = ticket;
         if (ticket.post) return self.sendPost(file, ticket);
         return self.sendParts(file, ticket, run).catch(function (error) {
