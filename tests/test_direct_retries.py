@@ -7,7 +7,6 @@ SeaweedFS keeps every upload of one part number and lists them all; Ceph RGW kee
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,6 +29,7 @@ from .test_direct import (
     PART,
     fake_request,
     http,
+    one_of_racing_finalizes,
     post_file,
     quarantine_exists,
     settings_5mib,
@@ -231,25 +231,8 @@ def test_racing_takeovers_of_a_stale_claim_make_one_file(
     time.sleep(2.1)
     if cache_kind == "cache per process":  # threads share one local-memory cache: as in test_direct.py
         monkeypatch.setattr(type(cache._connections[cache._alias]), "add", lambda *args, **kwargs: True)
-    outcomes: list[Any] = [None] * 4
-    barrier = threading.Barrier(len(outcomes))
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = direct.finalize(request, answer["ticket"], FIELD)["name"]
-        except UploadRefused as exc:
-            outcomes[index] = exc.status
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(outcomes))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    names = [o for o in outcomes if isinstance(o, str)]
-    assert len(names) == 1 and sorted(o for o in outcomes if not isinstance(o, str)) == [409] * 3, outcomes
-    stem = names[0].rsplit(".", 1)[0]
-    assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == names
+    name = one_of_racing_finalizes(raw_client, request, answer["ticket"])
+    assert stored(raw_client, name) == b"abc"
 
 
 # -- the widget's Retry after a failed finalize ---------------------------------------
