@@ -38,6 +38,7 @@ import hmac
 import math
 import os
 import posixpath
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -78,6 +79,11 @@ GONE_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload"})
 # Quarantine objects are unchecked: should anyone read one (a public bucket), it is a download.
 QUARANTINE_DISPOSITION = "attachment"
 ALREADY_FINALIZED = "this upload was finalized already (or is being finalized)"
+# A finalize claim older than this, not marked done, was left by a killed worker: the copy alone may take
+# up to COPY_TIMEOUT, the hook and the checksum some more.
+CLAIM_STALE = timedelta(seconds=COPY_TIMEOUT + 600)
+DONE_HEADER = "x-amz-meta-dmb-finalized"
+FINALIZED = "finalized"  # the cache entry of a used-up ticket
 
 
 class UploadRefused(Exception):
@@ -393,6 +399,9 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
 
     ``{"uploaded": [numbers], "urls": {number: url}, "remaining": count, "ticket": renewed}``:
     a browser uploads what ``urls`` names and asks again until ``remaining`` is 0.
+    An upload already completed (a finalize failed after completing it) answers
+    ``remaining`` 0 and ``"completed": true``: finalize again. UploadRefused(410)
+    when the upload is gone (finalized or cancelled).
     A part of the wrong size is dropped from ``uploaded`` and handed out again.
 
     An upload may outlast the ticket age: while its multipart upload is still on
@@ -407,12 +416,14 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
         try:
             listed = sdk.list_parts(storage.client, storage.bucket, ticket.key, ticket.upload_id)
         except S3Error as exc:
-            if exc.code in GONE_CODES:
+            if exc.code not in GONE_CODES:
+                raise
+            if not _completed(storage, ticket):
                 raise UploadRefused("this upload was finished or cancelled; start again", 410) from None
-            raise
-    good = {
-        p.number for p in listed if 1 <= p.number <= ticket.parts and p.size == ticket.part_length(p.number)
-    }
+            # Completed by a finalize that failed later (a copy error): finalizing again is all it takes.
+            done = list(range(1, ticket.parts + 1))
+            return {"uploaded": done, "urls": {}, "remaining": 0, "completed": True, "ticket": ticket.sign()}
+    good = set(_usable_parts(listed, ticket))
     missing = [n for n in range(1, ticket.parts + 1) if n not in good]
     # As long as a ticket may finalize: a batch of parts may take hours on a slow line, and
     # each URL takes only its part of this upload, whose size it binds.
@@ -425,6 +436,17 @@ def part_urls(request: HttpRequest, signed: str, label: str | None = None) -> di
     }
     # Renewed only now: the upload was listed, so it exists and is this ticket's (key and id are signed).
     return {"uploaded": sorted(good), "urls": urls, "remaining": len(missing), "ticket": ticket.sign()}
+
+
+def _completed(storage: MinioBackend, ticket: Ticket) -> bool:
+    """Whether ``ticket``'s multipart upload was completed into a quarantine object that awaits finalize."""
+    try:
+        stat = storage.client.stat_object(storage.bucket, ticket.key)
+    except S3Error as exc:
+        if exc.code in GONE_CODES:
+            return False
+        raise
+    return stat.size == ticket.size
 
 
 def presigned_part_url(
@@ -472,43 +494,49 @@ def finalize(
     # One finalize per ticket, ever: a replayed POST must not become a second file.
     # The cache entry stops replays where the cache is shared; the marker object on
     # the server (create-only) stops them, and racing finalizes, across processes.
-    used = f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
-    if not cache.add(used, 1, timeout=int((_finalize_age() + _ticket_age()).total_seconds())):
-        raise UploadRefused(ALREADY_FINALIZED, 409)
+    # Both are released when this finalize fails, and taken over once stale (its
+    # worker was killed), so an interrupted finalize can be retried.
+    used = _cache_key(ticket)
+    _claim_in_cache(cache, used)
+    marker = ""
+    rejected: UploadRefused | None = None
     try:
         with _errors(storage, "finalize upload", ticket.name):
             marker = _claim_ticket(storage, ticket)
-            try:
-                if ticket.upload_id:
-                    _complete(storage, ticket)
-                name = _verify_and_move(storage, model_field, ticket, sha256)
-            except BaseException:
-                if marker:
-                    upload._release_claim(storage.destination, _marker_key(ticket), marker)
-                raise
+            if ticket.upload_id:
+                _complete(storage, ticket)
+            name = _verify_and_move(storage, model_field, ticket, sha256)
+        try:
+            manager.direct_upload_finalized(
+                request=request,
+                model=model,
+                field=model_field,
+                name=name,
+                size=ticket.size,
+                content_type=ticket.content_type,
+                storage=storage,
+            )
+        except UploadRejected as exc:
+            storage.delete(name)
+            rejected = UploadRefused(str(exc) or "the file was rejected", 422)
+        except BaseException:
+            # A scanner that is down, say: the quarantine object stays, so a retry can finalize.
+            storage.delete(name)
+            raise
     except BaseException:
-        cache.delete(used)  # not finalized: the browser may try again
+        _release(storage, ticket, marker, cache, used)
         raise
-    try:
-        manager.direct_upload_finalized(
-            request=request,
-            model=model,
-            field=model_field,
-            name=name,
-            size=ticket.size,
-            content_type=ticket.content_type,
-            storage=storage,
-        )
-    except UploadRejected as exc:
-        storage.delete(name)
-        raise UploadRefused(str(exc) or "the file was rejected", 422) from None
-    except BaseException:
-        storage.delete(name)
-        raise
+    _end_finalize(storage, ticket, marker, cache, used)
+    if rejected is not None:
+        raise rejected
     with _errors(storage, "finalize upload", name):
         etag = _etag(storage, name)  # after the hook, which may have rewritten the file
     value = sign_value(ticket.field, name, user=ticket.user, session=ticket.session, etag=etag)
     return {"name": name, "size": ticket.size, "value": value}
+
+
+def _cache_key(ticket: Ticket) -> str:
+    return f"dmb-direct-finalize:{hashlib.sha256(ticket.key.encode()).hexdigest()}"
 
 
 def _marker_key(ticket: Ticket) -> str:
@@ -516,21 +544,81 @@ def _marker_key(ticket: Ticket) -> str:
     return f"{ticket.key}.finalized"
 
 
+def _claim_in_cache(cache: Any, used: str) -> None:
+    """Take the cache entry ``used`` for this finalize: UploadRefused(409) while another holds it.
+
+    The entry holds the time it was taken, or ``FINALIZED`` once the ticket is done;
+    a taken entry older than ``CLAIM_STALE`` is taken over, by one process only
+    (the one that adds the entry naming that time).
+    """
+    timeout = int((_finalize_age() + _ticket_age()).total_seconds())
+    now = time.time()
+    if cache.add(used, now, timeout=timeout):
+        return
+    held = cache.get(used)
+    if (
+        isinstance(held, float)
+        and now - held > CLAIM_STALE.total_seconds()
+        and cache.add(f"{used}:{held!r}", 1, timeout=timeout)
+    ):
+        cache.set(used, now, timeout=timeout)
+        return
+    raise UploadRefused(ALREADY_FINALIZED, 409)
+
+
+def _release(storage: MinioBackend, ticket: Ticket, marker: str, cache: Any, used: str) -> None:
+    """Not finalized: free the ticket's claims so the browser may try again."""
+    if marker:
+        upload._release_claim(storage.destination, _marker_key(ticket), marker)
+    cache.delete(used)
+
+
+def _end_finalize(storage: MinioBackend, ticket: Ticket, marker: str, cache: Any, used: str) -> None:
+    """The ticket is used up (finalized, or its file rejected): its claims say so for good."""
+    timeout = int((_finalize_age() + _ticket_age()).total_seconds())
+    cache.set(used, FINALIZED, timeout=timeout)
+    # Best effort from here: the file is in place; the lifecycle rule removes what is left behind.
+    with contextlib.suppress(S3Error, OSError):
+        if marker:
+            headers = {upload.WRITE_TOKEN_HEADER: marker, DONE_HEADER: "1"}
+            sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), b"", headers)
+        _remove_quietly(storage, ticket.key)
+
+
 def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
-    """Mark ``ticket`` finalized on the server, create-only; returns the marker's write token.
+    """Mark ``ticket`` being finalized on the server, create-only; returns the marker's write token.
 
     UploadRefused(409) when a marker is there already (an earlier or a concurrent
-    finalize). Returns "" on servers without conditional writes, where only the
-    cache guards the ticket.
+    finalize), unless that marker is stale: not done and older than ``CLAIM_STALE``
+    (its worker was killed). It is then taken over by whoever creates, create-only,
+    the key naming the stale marker's token: one process only. Returns "" on
+    servers without conditional writes, where only the cache guards the ticket.
     """
     dest = storage.destination
     if not capabilities.create_only_is_conditional(storage.config.conditional_writes, dest):
         return ""
+    key = _marker_key(ticket)
     token = uuid.uuid4().hex
+    headers = {upload.WRITE_TOKEN_HEADER: token}
     try:
-        upload._conditional_put(dest, _marker_key(ticket), b"", {upload.WRITE_TOKEN_HEADER: token}, token)
+        upload._conditional_put(dest, key, b"", headers, token)
+        return token
+    except upload.NameTaken:
+        pass
+    try:
+        stat = storage.client.stat_object(storage.bucket, key)
+    except S3Error:
+        raise UploadRefused(ALREADY_FINALIZED, 409) from None  # released meanwhile: the browser tries again
+    meta = stat.metadata or {}
+    held = meta.get(upload.WRITE_TOKEN_HEADER, "")
+    age = datetime.now(timezone.utc) - (stat.last_modified or datetime.now(timezone.utc))
+    if meta.get(DONE_HEADER) or not held or age <= CLAIM_STALE:
+        raise UploadRefused(ALREADY_FINALIZED, 409)
+    try:
+        upload._conditional_put(dest, f"{key}.{held}", b"", headers, token)
     except upload.NameTaken:
         raise UploadRefused(ALREADY_FINALIZED, 409) from None
+    sdk.put_object(storage.client, storage.bucket, key, b"", headers)
     return token
 
 
@@ -542,21 +630,50 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
         if exc.code in GONE_CODES:
             return  # completed by an earlier finalize, or aborted: the stat below tells
         raise
-    numbers = [p.number for p in listed]
-    if numbers != list(range(1, ticket.parts + 1)):
-        raise UploadRefused(f"the upload has {len(listed)} of its {ticket.parts} parts; upload the rest", 409)
+    chosen = _usable_parts(listed, ticket)
+    missing = [n for n in range(1, ticket.parts + 1) if n not in chosen]
     # The part URLs bind each part's size, but a server may not check a signed
     # Content-Length: whatever it holds is measured against the ticket before completing.
-    wrong = [p.number for p in listed if p.size != ticket.part_length(p.number)]
+    wrong = [n for n in missing if any(p.number == n for p in listed)]
     if wrong:
         with contextlib.suppress(S3Error):
             sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
         raise UploadRefused(
             f"part {wrong[0]} of the upload does not have the size the ticket announced; start again", 422
         )
-    sdk.complete_multipart_upload(
-        storage.client, storage.bucket, ticket.key, ticket.upload_id, [p.etag for p in listed], {}
-    )
+    if missing:
+        raise UploadRefused(
+            f"the upload has {len(chosen)} of its {ticket.parts} parts (part {missing[0]} is missing); "
+            "upload the rest",
+            409,
+        )
+    etags = [chosen[n].etag for n in range(1, ticket.parts + 1)]
+    sdk.complete_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id, etags, {})
+
+
+def _usable_parts(listed: list[sdk.UploadedPart], ticket: Ticket) -> dict[int, sdk.UploadedPart]:
+    """Per part number of ``ticket``, the newest listed part of the size the ticket announced.
+
+    SeaweedFS keeps every upload of a part number (a retried part, a second run of
+    the widget) and lists them all; it assembles whichever ETag the completion
+    names. Other servers keep only the last upload. Parts of the wrong size and
+    numbers past the ticket's count are never chosen, so never completed. Copies
+    stored within one second cannot be told apart (listed dates are in seconds):
+    the later listed is taken; from one browser both hold the same slice of the
+    same file (the SHA-256 check, when the browser sends one, covers the rest).
+    """
+    chosen: dict[int, sdk.UploadedPart] = {}
+    for part in listed:
+        if not 1 <= part.number <= ticket.parts or part.size != ticket.part_length(part.number):
+            continue
+        held = chosen.get(part.number)
+        if held is None or _stored_at(part) >= _stored_at(held):
+            chosen[part.number] = part
+    return chosen
+
+
+def _stored_at(part: sdk.UploadedPart) -> datetime:
+    return part.last_modified or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _remove_quietly(storage: MinioBackend, key: str) -> None:
@@ -588,9 +705,8 @@ def _verify_and_move(
     if problem:
         _remove_quietly(storage, ticket.key)
         raise UploadRefused(problem, 422)
-    name = _move(storage, model_field, ticket)
-    _remove_quietly(storage, ticket.key)
-    return name
+    # The quarantine object stays until the hook has passed the file: a failed hook can then be retried.
+    return _move(storage, model_field, ticket)
 
 
 def _sha256(storage: MinioBackend, key: str) -> str:
@@ -635,6 +751,11 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
             return name
         except upload.NameTaken:
             name = _alternative(storage, ticket.name, model_field.max_length)
+        except S3Error as exc:
+            if exc.code not in GONE_CODES:
+                raise
+            # The copy's source, not the final name: the upload was cancelled meanwhile.
+            raise UploadRefused("the upload was cancelled while it was being finalized", 410) from None
     raise UploadRefused(f"no free name found for {ticket.name!r}", 409)
 
 

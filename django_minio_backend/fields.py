@@ -30,23 +30,43 @@ class DirectFileField(models.FileField):
             **{"form_class": DirectUploadField, "model_field": field_label(self.model, self), **kwargs}
         )
 
+    def save_form_data(self, instance: models.Model, data: Any) -> None:
+        super().save_form_data(instance, data)
+        if isinstance(data, DirectName):
+            # Remembered for validate: only a direct upload's value is checked for sharing.
+            instance.__dict__[self._direct_key] = str(data)
+
+    @property
+    def _direct_key(self) -> str:
+        return f"_dmb_direct_upload_{self.attname}"
+
     def validate(self, value: Any, model_instance: models.Model | None) -> None:
-        """Refuse a stored file another row of this field already holds.
+        """Refuse a direct upload's file that another row of this field already holds.
 
         A direct upload's value names a stored file; posted twice (a double submit,
         a second form), it would attach one file to two rows, and deleting one
-        row's file would take the other's. A new upload (not yet stored) is not
-        asked about: the storage gives it a free name when it is saved.
+        row's file would take the other's. Only a value a form took from a direct
+        upload is asked about: rows may share a file for other reasons (a field
+        default, a copied row, data from before the swap to this field), and
+        editing them must not fail. A new upload (not yet stored) is not asked
+        about either: the storage gives it a free name when it is saved.
         """
         super().validate(value, model_instance)
         name = getattr(value, "name", None)
         if not name or not getattr(value, "_committed", False) or model_instance is None:
             return
+        if model_instance.__dict__.get(self._direct_key) != name:
+            return
         others = type(model_instance)._default_manager.filter(**{self.attname: name})
         if model_instance.pk is not None:
             others = others.exclude(pk=model_instance.pk)
-        if others.exists():
+        # Compared here too: a case-insensitive column would match "Report.txt" to "report.txt".
+        if any(other == name for other in others.values_list(self.attname, flat=True).iterator()):
             raise ValidationError(
                 "This uploaded file is already attached to another record; upload it again.",
                 code="file_in_use",
             )
+
+
+class DirectName(str):
+    """A stored file's name that a form took from a direct upload's signed value."""

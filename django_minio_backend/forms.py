@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from .direct import load_value
+from .fields import DirectName
 
 DIRECT_SUFFIX = "__direct"
 
@@ -92,7 +93,7 @@ class DirectUploadField(forms.FileField):
     def to_python(self, data: Any) -> Any:
         if isinstance(data, DirectValue):
             try:
-                return load_value(data.signed, self.model_field, self.request)
+                return DirectName(load_value(data.signed, self.model_field, self.request))
             except ValueError as exc:
                 raise ValidationError(str(exc), code="invalid") from exc
         return super().to_python(data)

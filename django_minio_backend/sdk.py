@@ -115,6 +115,8 @@ class UploadedPart:
     number: int
     etag: str
     size: int
+    # When the part was stored (seconds at best): SeaweedFS keeps every upload of a part number.
+    last_modified: datetime | None = None
 
 
 def list_parts(client: Minio, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
@@ -126,7 +128,9 @@ def list_parts(client: Minio, bucket: str, key: str, upload_id: str) -> list[Upl
         for p in result.parts:
             if p.size is None:  # S3 always lists a part's Size; the SDK types it optional
                 raise ValueError(f"the server listed part {p.part_number} of {key!r} without its size")
-            parts.append(UploadedPart(int(p.part_number), str(p.etag).strip('"'), int(p.size)))
+            parts.append(
+                UploadedPart(int(p.part_number), str(p.etag).strip('"'), int(p.size), p.last_modified)
+            )
         if not result.is_truncated:
             return parts
         marker = str(result.next_part_number_marker)

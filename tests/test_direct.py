@@ -539,26 +539,33 @@ def test_racing_finalizes_of_one_ticket_without_a_shared_cache_make_one_file(
         assert post_file(answer, data).status == 204
     else:
         put_parts(direct.part_urls(request, answer["ticket"], FIELD)["urls"], data, [1, 2])
-    outcomes: list[Any] = [None] * 4
-    barrier = threading.Barrier(len(outcomes))
+    name = one_of_racing_finalizes(raw_client, request, answer["ticket"])
+    assert stored(raw_client, name) == data
+
+
+def one_of_racing_finalizes(raw_client: Minio, request: Any, ticket: str, count: int = 4) -> str:
+    """Run ``count`` finalizes of ``ticket`` at once; assert one made the only file, the others got 409."""
+    outcomes: list[Any] = [None] * count
+    barrier = threading.Barrier(count)
 
     def run(index: int) -> None:
         barrier.wait()
         try:
-            outcomes[index] = direct.finalize(request, answer["ticket"], FIELD)["name"]
+            outcomes[index] = direct.finalize(request, ticket, FIELD)["name"]
         except UploadRefused as exc:
             outcomes[index] = exc.status
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(outcomes))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     names = [o for o in outcomes if isinstance(o, str)]
-    assert len(names) == 1 and sorted(o for o in outcomes if not isinstance(o, str)) == [409] * 3, outcomes
+    refused = sorted(o for o in outcomes if not isinstance(o, str))
+    assert len(names) == 1 and refused == [409] * (count - 1), outcomes
     stem = names[0].rsplit(".", 1)[0]
     assert [o.object_name for o in raw_client.list_objects(BUCKET, prefix=stem)] == names
-    assert stored(raw_client, names[0]) == data
+    return str(names[0])
 
 
 @pytest.mark.hook("direct_upload_finalized")

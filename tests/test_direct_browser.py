@@ -183,3 +183,71 @@ def test_interrupted_upload_resumes_after_a_reload_sending_only_missing_parts(
     finally:
         stored.close()
         stored.release_conn()
+
+
+RETRY_AT_ONCE = """
+window.dmbEvents = {puts: [], errors: [], done: null};
+document.addEventListener("dmb:done", (e) => { window.dmbEvents.done = e.detail; });
+document.addEventListener("dmb:error", (e) => {
+  window.dmbEvents.errors.push(e.detail.message);
+  // The user clicks Retry at once, while the failed run's other parts would still be on the wire.
+  const retry = document.querySelector(".dmb-direct-retry");
+  if (window.dmbEvents.errors.length === 1) setTimeout(() => retry.click(), 0);
+});
+let dropped = false;
+const open = XMLHttpRequest.prototype.open;
+XMLHttpRequest.prototype.open = function (method, url) {
+  if (method === "PUT") {
+    const number = Number(new URL(url).searchParams.get("partNumber"));
+    const xhr = this;
+    this.addEventListener("load", () => window.dmbEvents.puts.push([number, xhr.status]));
+    if (number === 1 && !dropped) {  // part 1's connection drops as soon as it starts sending
+      dropped = true;
+      this.upload.addEventListener("progress", () => xhr.abort(), {once: true});
+    }
+  }
+  return open.apply(this, arguments);
+};
+"""
+
+
+def test_retry_after_a_failed_part_sends_each_part_once_and_finalizes(
+    browser: Any, relayed_site: tuple[Site, ByteRelay], raw_client: Minio, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    site, _ = relayed_site
+    data = os.urandom(SIZE)
+    path = tmp_path / f"retry-{secrets.token_hex(4)}.bin"
+    path.write_bytes(data)
+    log_in(browser, site)
+    browser.get(f"{site.url}/admin/attachments/largeattachment/add/")
+    # A slow line: the failed run's other parts are still sending when Retry starts the next run.
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 6 * 1024 * 1024},
+    )
+    try:
+        browser.execute_script(RETRY_AT_ONCE)
+        browser.find_element(By.ID, "id_file").send_keys(str(path))
+        WebDriverWait(browser, 180).until(
+            lambda d: d.execute_script("return !!dmbEvents.done || dmbEvents.errors.length >= 2")
+        )
+    finally:
+        browser.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+    events = _events(browser)
+    assert events["done"] is not None, events["errors"]
+    site.buckets.objects.append((PRIVATE_BUCKET, events["done"]["name"]))
+    stored_parts = sorted(number for number, status in events["puts"] if status == 200)
+    assert stored_parts == [1, 2, 3, 4, 5], events["puts"]  # the failed run's other parts were stopped
+    stored = raw_client.get_object(PRIVATE_BUCKET, events["done"]["name"])
+    try:
+        assert hashlib.sha256(stored.read()).digest() == hashlib.sha256(data).digest()
+    finally:
+        stored.close()
+        stored.release_conn()

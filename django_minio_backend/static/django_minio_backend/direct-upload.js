@@ -120,12 +120,21 @@
     this.emit("progress", { loaded: loaded, total: total });
   };
 
+  /* Abort every request still open. A run left sending (Retry, or a file chosen again) would
+   * otherwise keep uploading parts beside the new run: SeaweedFS keeps each copy of a part. */
+  Upload.prototype.abortAll = function () {
+    var requests = this.requests;
+    this.requests = [];
+    requests.forEach(function (xhr) { xhr.abort(); });
+  };
+
   Upload.prototype.start = function (file) {
     var self = this;
+    this.abortAll();
+    var run = (this.run = {}); // what an older run's late callbacks compare against, to stay silent
     this.file = file;
     this.busy = true;
     this.cancelled = false;
-    this.requests = [];
     this.value.value = "";
     this.root.classList.remove("dmb-error");
     this.retryButton.hidden = true;
@@ -137,25 +146,28 @@
     var started = saved ? Promise.resolve(saved) : this.newTicket(file, key);
     return started
       .then(function (ticket) {
+        if (self.run !== run) throw new UploadError("superseded");
         self.ticket = ticket;
         if (ticket.post) return self.sendPost(file, ticket);
-        return self.sendParts(file, ticket).catch(function (error) {
-          if (saved && error.status >= 400 && error.status < 500 && error.status !== 409) {
+        return self.sendParts(file, ticket, run).catch(function (error) {
+          if (self.run === run && saved && error.status >= 400 && error.status < 500 && error.status !== 409) {
             localStorage.removeItem(key); // expired or finished elsewhere: start afresh
             saved = null;
             return self.newTicket(file, key).then(function (fresh) {
               self.ticket = fresh;
-              return self.sendParts(file, fresh);
+              return self.sendParts(file, fresh, run);
             });
           }
           throw error;
         });
       })
       .then(function () {
+        if (self.run !== run) throw new UploadError("superseded");
         self.show("Checking the upload…");
         return self.post(self.root.dataset.finalizeUrl, { ticket: self.ticket.ticket, field: self.field });
       })
       .then(function (done) {
+        if (self.run !== run) return;
         localStorage.removeItem(key);
         self.value.value = done.value;
         self.input.value = ""; // the form must not send the file body to Django
@@ -166,6 +178,7 @@
         self.emit("done", { name: done.name, size: done.size });
       })
       .catch(function (error) {
+        if (self.run !== run) return; // a newer run owns the widget now
         self.busy = false;
         self.cancelButton.hidden = true;
         if (self.cancelled) {
@@ -201,7 +214,7 @@
     });
   };
 
-  Upload.prototype.sendParts = function (file, ticket) {
+  Upload.prototype.sendParts = function (file, ticket, run) {
     var self = this;
     var size = ticket.part_size;
     var inFlight = {};
@@ -214,6 +227,7 @@
     }
     function round() {
       if (self.cancelled) return Promise.reject(new UploadError("cancelled"));
+      if (self.run !== run) return Promise.reject(new UploadError("superseded"));
       return self.post(self.root.dataset.partsUrl, { ticket: ticket.ticket, field: self.field }).then(function (answer) {
         if (answer.ticket) {
           // Renewed: an upload may outlast its ticket while its parts are on the server.
@@ -227,7 +241,7 @@
         var queue = Object.keys(answer.urls).map(Number).sort(function (a, b) { return a - b; });
         function worker() {
           var number = queue.shift();
-          if (number === undefined || self.cancelled) return Promise.resolve();
+          if (number === undefined || self.cancelled || self.run !== run) return Promise.resolve();
           var start = (number - 1) * size;
           inFlight[number] = 0;
           return self
@@ -244,7 +258,12 @@
         }
         var workers = [];
         for (var i = 0; i < PARALLEL; i++) workers.push(worker());
-        return Promise.all(workers).then(round);
+        return Promise.all(workers).then(round, function (error) {
+          // One part failed: the others stop too, or they would still be sending after Retry.
+          queue.length = 0;
+          if (self.run === run) self.abortAll();
+          throw error;
+        });
       });
     }
     return round();
@@ -252,7 +271,7 @@
 
   Upload.prototype.cancel = function () {
     this.cancelled = true;
-    this.requests.forEach(function (xhr) { xhr.abort(); });
+    this.abortAll();
     if (this.file) localStorage.removeItem(this.resumeKey(this.file));
     if (this.ticket) {
       this.post(this.root.dataset.cancelUrl, { ticket: this.ticket.ticket, field: this.field }).catch(function () {});
