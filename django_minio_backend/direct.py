@@ -345,6 +345,10 @@ def issue_ticket(
         name = storage.get_available_name(clean_name(name), max_length=model_field.max_length)
     except SuspiciousFileOperation as exc:
         raise UploadRefused(f"the file name {filename!r} cannot be used: {exc}") from None
+    if storage._key(name).startswith(quarantine_prefix(storage)):
+        # A key_prefix (from the rules) or upload_to naming the quarantine: the lifecycle rule and
+        # clean_incomplete_uploads would delete the finished file.
+        raise UploadRefused(f"the file's name {name!r} would be in the direct-upload quarantine", 400)
     user, session = _user(request), _session(request)
     if not user and not session:
         # Nothing would bind the ticket and the value to this browser: anyone holding them could use them.

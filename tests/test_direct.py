@@ -812,3 +812,19 @@ def test_anonymous_upload_without_a_session_gets_no_ticket_even_when_rules_allow
         assert direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")["ticket"]
     finally:
         pm.unregister(name="anyone")
+
+
+def test_rules_key_prefix_naming_the_quarantine_gets_no_ticket(s3_settings: dict[str, Any]) -> None:
+    class IntoQuarantine:
+        @hookimpl(tryfirst=True)
+        def direct_upload_rules(self) -> UploadRules:
+            return UploadRules(max_size=None, key_prefix="dmb-quarantine")  # e.g. a user's name
+
+    pm = manager.get_plugin_manager()
+    pm.register(IntoQuarantine(), name="into-quarantine")
+    try:
+        with pytest.raises(UploadRefused, match="would be in the direct-upload quarantine") as refused:
+            direct.issue_ticket(fake_request(), FIELD, unique(".txt"), 3, "text/plain")
+        assert refused.value.status == 400
+    finally:
+        pm.unregister(name="into-quarantine")
