@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 else:
     _File = File
 
-# Reads of at least this many bytes go straight from urllib3 to the caller (its bytes, uncopied);
-# smaller reads are served from one read-ahead of this size, which a seek within it keeps.
+# The first read-ahead after an open or a seek: a small read of a large object costs no more.
+# Each further read-ahead doubles, up to READ_SIZE, so sequential small reads (chunks() asks
+# 64 KiB at a time) make one urllib3 call per READ_SIZE, as io.BufferedReader did.
 BUFFER_SIZE = 64 * 1024
-# Largest single read from a response. urllib3 keeps nothing of a read that breaks midway, so
-# once a stream has broken, reads shrink to BUFFER_SIZE: each new connection then makes progress
-# before it may break again.
+# Largest single read from a response; reads of at least this many bytes go straight from urllib3
+# to the caller (its bytes, uncopied). urllib3 keeps nothing of a read that breaks midway, so once
+# a stream has broken, reads shrink to BUFFER_SIZE: each new connection then makes progress before
+# it may break again.
 READ_SIZE = 1024 * 1024
 Opener = Callable[[int], Any]  # offset -> urllib3 response streaming from there
 Errors = Callable[[], AbstractContextManager[None]]  # translates transport errors
@@ -157,7 +159,7 @@ class ObjectStream(io.BufferedIOBase):
     """Buffered binary stream over an ``ObjectReader``, without a buffer of its own to copy through.
 
     ``io.BufferedReader`` allocates its buffer on every open and copies every read
-    through it. Here a read of ``BUFFER_SIZE`` or more hands on urllib3's bytes as they
+    through it. Here a read of ``READ_SIZE`` or more hands on urllib3's bytes as they
     came off the socket, and only smaller reads (and ``peek``/``readline``) are served
     from a read-ahead, which is the bytes object a single raw read returned.
     """
@@ -167,6 +169,7 @@ class ObjectStream(io.BufferedIOBase):
         self.raw = raw
         self._ahead = b""  # bytes read from raw and not yet handed out, from self._used on
         self._used = 0
+        self._window = BUFFER_SIZE  # the next read-ahead's size
 
     def readable(self) -> bool:
         return True
@@ -188,7 +191,7 @@ class ObjectStream(io.BufferedIOBase):
         if start <= position <= end:
             self._used = position - start  # within the read-ahead: no new GET
         else:
-            self._ahead, self._used = b"", 0
+            self._ahead, self._used, self._window = b"", 0, BUFFER_SIZE
             self.raw.seek(position)
         return position
 
@@ -202,9 +205,9 @@ class ObjectStream(io.BufferedIOBase):
         got = len(head)
         while got < size:
             want = size - got
-            if want >= BUFFER_SIZE:
+            if want >= READ_SIZE:
                 data = self.raw.read(want)
-            elif self._fill():
+            elif self._fill(want):
                 data = self._take(want)
             else:
                 data = b""
@@ -220,9 +223,9 @@ class ObjectStream(io.BufferedIOBase):
         self._check_open()
         if self._used < len(self._ahead) or size == 0:
             return self._take(size)
-        if size < 0 or size >= BUFFER_SIZE:
+        if size < 0 or size >= READ_SIZE:
             return self.raw.read(size if size >= 0 else READ_SIZE)
-        return self._take(size) if self._fill() else b""
+        return self._take(size) if self._fill(size) else b""
 
     def peek(self, size: int = 0) -> bytes:
         self._check_open()
@@ -240,8 +243,9 @@ class ObjectStream(io.BufferedIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file")
 
-    def _fill(self) -> bool:
-        self._ahead, self._used = self.raw.read(BUFFER_SIZE), 0
+    def _fill(self, want: int = 0) -> bool:
+        self._ahead, self._used = self.raw.read(max(want, self._window)), 0
+        self._window = min(2 * self._window, READ_SIZE)
         return bool(self._ahead)
 
     def _take(self, size: int | None) -> bytes:

@@ -198,6 +198,15 @@ def test_small_read_asks_for_no_more_than_the_read_ahead() -> None:
     assert reads == [64 * 1024]  # one read-ahead, not a buffer of READ_SIZE allocated and filled per open
 
 
+def test_chunks_make_few_large_reads_from_urllib3() -> None:
+    data = b"x" * (8 * READ_SIZE)
+    reads: list[int] = []
+    with _file_over(data, reads) as f:
+        assert sum(len(chunk) for chunk in f.chunks()) == len(data)  # 64 KiB at a time
+    # The read-ahead grows from 64 KiB to READ_SIZE: a dozen calls, not one per chunk (128).
+    assert len(reads) <= 12 and max(reads) == READ_SIZE
+
+
 def test_seek_within_the_read_ahead_makes_no_new_request() -> None:
     data = bytes(range(256)) * 1024
     reads: list[int] = []
