@@ -178,6 +178,7 @@ class ObjectStream(io.BufferedIOBase):
         return True
 
     def tell(self) -> int:
+        self._check_open()
         return self.raw.tell() - (len(self._ahead) - self._used)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
