@@ -28,9 +28,15 @@ if TYPE_CHECKING:
 else:
     _File = File
 
-BUFFER_SIZE = 1024 * 1024
-# Largest single read from a response: what a broken connection can cost before the resume.
-READ_SIZE = BUFFER_SIZE
+# The first read-ahead after an open or a seek: a small read of a large object costs no more.
+# Each further read-ahead doubles, up to READ_SIZE, so sequential small reads (chunks() asks
+# 64 KiB at a time) make one urllib3 call per READ_SIZE, as io.BufferedReader did.
+BUFFER_SIZE = 64 * 1024
+# Largest single read from a response; reads of at least this many bytes go straight from urllib3
+# to the caller (its bytes, uncopied). urllib3 keeps nothing of a read that breaks midway, so once
+# a stream has broken, reads shrink to BUFFER_SIZE: each new connection then makes progress before
+# it may break again.
+READ_SIZE = 1024 * 1024
 Opener = Callable[[int], Any]  # offset -> urllib3 response streaming from there
 Errors = Callable[[], AbstractContextManager[None]]  # translates transport errors
 Reopener = Callable[[str], "MinioFile"]  # mode -> a fresh file of the same object
@@ -47,6 +53,7 @@ class ObjectReader(io.RawIOBase):
         self._pos = 0
         self._response = response
         self._errors = errors or contextlib.nullcontext
+        self._read_size = READ_SIZE
 
     def readable(self) -> bool:
         return True
@@ -67,37 +74,59 @@ class ObjectReader(io.RawIOBase):
             self._pos = position
         return self._pos
 
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def read(self, size: int | None = -1) -> bytes:
+        """At most ``min(size, READ_SIZE)`` bytes, as urllib3 returned them (no copy); all with -1."""
+        if size is None or size < 0:
+            return self.readall()
+        return self._read(size)
+
+    def readall(self) -> bytes:
+        parts = []
+        while data := self._read(READ_SIZE):
+            parts.append(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _read(self, size: int) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed file")
-        if self._pos >= self._size or len(buffer) == 0:
-            return 0
+        if self._pos >= self._size or size == 0:
+            return b""
+        size = min(size, self._read_size)
         try:
-            n = self._read_some(buffer)
+            data = self._read_some(size)
         except StorageError:
             raise  # an answer, not a broken stream: asking again gives the same
         except (urllib3.exceptions.HTTPError, OSError):
             # A broken stream resumes once per read, with a ranged GET from where it broke;
             # reads are bounded so each connection makes progress before it may break.
             self._drop()
+            self._read_size = size = min(size, BUFFER_SIZE)
             with self._errors():
-                n = self._read_some(buffer)
-        if n == 0:
+                data = self._read_some(size)
+        if not data:
             raise OSError(f"object ended at byte {self._pos}, expected {self._size} bytes")
-        self._pos += n
-        return n
+        self._pos += len(data)
+        return data
 
-    def _read_some(self, buffer: Any) -> int:
+    def _read_some(self, size: int) -> bytes:
         if self._response is None:
             response = self._open_at(self._pos)
             if self._pos:
                 self._check_range(response)
             self._response = response
-        view = memoryview(buffer).cast("B")
         # urllib3 would gunzip a Content-Encoding: gzip body: the stored bytes are wanted.
-        data = self._response.read(min(len(view), READ_SIZE), decode_content=False)
-        view[: len(data)] = data
-        return len(data)
+        data: bytes = self._response.read(size, decode_content=False)
+        return data
 
     def _check_range(self, response: Any) -> None:
         """A ranged GET must answer 206 with exactly the range asked for (else: wrong bytes)."""
@@ -126,13 +155,119 @@ class ObjectReader(io.RawIOBase):
         super().close()
 
 
+class ObjectStream(io.BufferedIOBase):
+    """Buffered binary stream over an ``ObjectReader``, without a buffer of its own to copy through.
+
+    ``io.BufferedReader`` allocates its buffer on every open and copies every read
+    through it. Here a read of ``READ_SIZE`` or more hands on urllib3's bytes as they
+    came off the socket, and only smaller reads (and ``peek``/``readline``) are served
+    from a read-ahead, which is the bytes object a single raw read returned.
+    """
+
+    def __init__(self, raw: ObjectReader) -> None:
+        super().__init__()
+        self.raw = raw
+        self._ahead = b""  # bytes read from raw and not yet handed out, from self._used on
+        self._used = 0
+        self._window = BUFFER_SIZE  # the next read-ahead's size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self.raw.tell() - (len(self._ahead) - self._used)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        end = self.raw.tell()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.tell(), io.SEEK_END: self.raw.size}[whence]
+        position = base + offset
+        if position < 0:
+            raise ValueError("negative seek position")
+        start = end - len(self._ahead)
+        if start <= position <= end:
+            self._used = position - start  # within the read-ahead: no new GET
+        else:
+            self._ahead, self._used, self._window = b"", 0, BUFFER_SIZE
+            self.raw.seek(position)
+        return position
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        head = self._take(size)
+        if size is None or size < 0:
+            rest = self.raw.readall()
+            return head + rest if head else rest
+        parts = [head] if head else []
+        got = len(head)
+        while got < size:
+            want = size - got
+            if want >= READ_SIZE:
+                data = self.raw.read(want)
+            elif self._fill(want):
+                data = self._take(want)
+            else:
+                data = b""
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
+        self._check_open()
+        if self._used < len(self._ahead) or size == 0:
+            return self._take(size)
+        if size < 0 or size >= READ_SIZE:
+            return self.raw.read(size if size >= 0 else READ_SIZE)
+        return self._take(size) if self._fill(size) else b""
+
+    def peek(self, size: int = 0) -> bytes:
+        self._check_open()
+        if self._used >= len(self._ahead):
+            self._fill()
+        return self._ahead[self._used :] if self._used else self._ahead
+
+    def close(self) -> None:
+        if not self.closed:
+            self._ahead, self._used = b"", 0
+            self.raw.close()
+        super().close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def _fill(self, want: int = 0) -> bool:
+        self._ahead, self._used = self.raw.read(max(want, self._window)), 0
+        self._window = min(2 * self._window, READ_SIZE)
+        return bool(self._ahead)
+
+    def _take(self, size: int | None) -> bytes:
+        """Up to ``size`` bytes (all with -1) of the read-ahead."""
+        ahead, used = self._ahead, self._used
+        if used >= len(ahead):
+            return b""
+        if size is None or size < 0 or used + size >= len(ahead):
+            self._ahead, self._used = b"", 0
+            return ahead[used:] if used else ahead
+        self._used = used + size
+        return ahead[used : used + size]
+
+
 class MinioFile(_File):
     """The read-only file ``MinioBackend.open()`` returns."""
 
     def __init__(
         self, reader: ObjectReader, name: str, mode: str, size: int, reopen: Reopener | None = None
     ) -> None:
-        stream: Any = io.BufferedReader(reader, buffer_size=BUFFER_SIZE)
+        stream: Any = ObjectStream(reader)
         if "b" not in mode:
             stream = io.TextIOWrapper(stream, encoding="utf-8")
         super().__init__(stream, name)

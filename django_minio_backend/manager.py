@@ -14,7 +14,8 @@ import importlib.metadata
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,8 @@ PASSED_THROUGH: tuple[type[Exception], ...] = (SuspiciousOperation, ValidationEr
 _NOT_WRAPPED: tuple[type[Exception], ...] = (*PASSED_THROUGH, PluginError)
 
 _lock = threading.RLock()
+# Guesses made within one upload's headers (see remembering_guesses), by (name, content, storage).
+_guesses: ContextVar[dict[tuple[str, int, int], str | None] | None] = ContextVar("dmb_guesses", default=None)
 _manager: _PluginManager | None = None
 
 
@@ -304,12 +307,37 @@ def upload_to_prefix(instance: Any, filename: str, storage: MinioBackend | None)
     return prefix
 
 
+@contextlib.contextmanager
+def remembering_guesses() -> Iterator[None]:
+    """Within this block, ``content_type_guess`` asks the plugins once per name and content.
+
+    An upload's headers need the guess twice (the built-in ``active_content`` asks it
+    for ``object_parameters``, then the storage for Content-Type); the content cannot
+    change between the two, and plugins may sniff it, which costs a read each time.
+    """
+    token = _guesses.set({})
+    try:
+        yield
+    finally:
+        _guesses.reset(token)
+
+
 def content_type_guess(name: str, content: File[Any], storage: MinioBackend) -> str | None:
     """The MIME type plugins guess for ``content``, or None.
 
     Plugins may read the content to sniff it; its position is put back afterwards,
     so a second guess (or the upload) starts where the first one did.
     """
+    memo = _guesses.get()
+    if memo is None:
+        return _content_type_guess(name, content, storage)
+    key = (name, id(content), id(storage))  # both alive for the block's whole life: ids are not reused
+    if key not in memo:
+        memo[key] = _content_type_guess(name, content, storage)
+    return memo[key]
+
+
+def _content_type_guess(name: str, content: File[Any], storage: MinioBackend) -> str | None:
     guess: str | None
     try:
         position = content.tell()

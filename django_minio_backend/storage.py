@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import File
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 from minio import Minio
@@ -53,6 +55,22 @@ def _size_of(content: Any, fallback: int) -> int:
         return int(content.size)
     except (AttributeError, OSError, TypeError, ValueError):
         return fallback
+
+
+def _validate_file_name(name: str) -> None:
+    """Django's ``validate_file_name(name, allow_relative_path=True)``, without its pathlib per call.
+
+    A name that ``clean_name`` accepts has no ``..`` component and is not absolute, so of
+    Django's checks only the base name's can still refuse it; Django is asked whenever it
+    may refuse, so its error is the one raised.
+    """
+    try:
+        clean_name(name)
+    except (ValueError, SuspiciousFileOperation):
+        validate_file_name(name, allow_relative_path=True)
+        raise
+    if os.path.basename(name) in ("", ".", ".."):
+        validate_file_name(name, allow_relative_path=True)
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -195,8 +213,18 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         validation that ``open``, ``exists``, ``url`` and ``delete`` use too), then
         Django's own checks, ``get_available_name`` and ``_save``.
         """
-        clean_name(content.name if name is None else name)
-        return super().save(name, content, max_length)
+        if name is None:
+            name = content.name
+        clean_name(name)
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        # Django's Storage.save, step by step, with its name checks asked only where they could refuse.
+        _validate_file_name(name)
+        name = self.get_available_name(name, max_length=max_length)
+        _validate_file_name(name)
+        name = self._save(name, content)
+        _validate_file_name(name)
+        return name
 
     def _save(self, name: str, content: Any) -> str:
         """Write ``content`` under ``name`` or, if that is taken, an alternative; return the name.
@@ -264,10 +292,11 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         hook for Content-Type. Override in a subclass for per-object rules.
         """
         headers = dict(self._option_headers)
-        headers.update(manager.object_parameters(name=name, content=content, storage=self))
-        if not any(k.lower() == "content-type" for k in headers):
-            guessed = manager.content_type_guess(name=name, content=content, storage=self)
-            headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
+        with manager.remembering_guesses():
+            headers.update(manager.object_parameters(name=name, content=content, storage=self))
+            if not any(k.lower() == "content-type" for k in headers):
+                guessed = manager.content_type_guess(name=name, content=content, storage=self)
+                headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
         headers.update(self._sse_headers)
         return headers
 

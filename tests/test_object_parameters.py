@@ -232,3 +232,34 @@ def test_signing_window_gives_stable_urls_that_work(
     assert storage.url(name) == first
     assert http.request("GET", first).data == b"w"
     assert parse_qs(urlsplit(first).query)["X-Amz-Expires"] == [str(3600 + 3600)]
+
+
+class CountingGuesser:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    def content_type_guess(self, name: str) -> str | None:
+        self.calls += 1
+        return "text/plain" if name.endswith(".note") else None
+
+
+@pytest.mark.hook("content_type_guess")
+def test_a_save_asks_the_content_type_guess_once(storage: MinioBackend, raw_client: Minio) -> None:
+    guesser = CountingGuesser()
+    pm = manager.get_plugin_manager()
+    pm.register(guesser, name="counting-guesser")
+    try:
+        name = storage.save("memo.note", ContentFile(b"hello"))
+        assert guesser.calls == 1  # the active-content check and the Content-Type share one guess
+        storage.save("memo2.note", ContentFile(b"hello"))
+        assert guesser.calls == 2
+    finally:
+        pm.unregister(name="counting-guesser")
+    assert raw_client.stat_object(storage.bucket, name).content_type == "text/plain"
+
+
+@pytest.mark.parametrize("name", ["a/.", "a/..", "/etc/x", "\\abs", "a\\..\\b"])
+def test_save_refuses_the_names_djangos_checks_refuse(storage: MinioBackend, name: str) -> None:
+    with pytest.raises(SuspiciousFileOperation):
+        storage.save(name, ContentFile(b"x"))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.db.models.fields.files import FieldFile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from minio import Minio
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.exceptions import ObjectChangedError, StorageError
-from django_minio_backend.files import ObjectReader
+from django_minio_backend.files import BUFFER_SIZE, READ_SIZE, MinioFile, ObjectReader
 
 
 def test_gzip_encoded_object_reads_back_its_stored_bytes(
@@ -147,3 +150,123 @@ def test_closed_file_opens_again_in_another_mode(storage: MinioBackend) -> None:
     f.open("r")
     assert f.read() == "grüße"
     f.close()
+
+
+class _CountingResponse(_Response):
+    """Serves ``data`` from ``offset`` (206 when ranged) and records every read's size."""
+
+    def __init__(self, data: bytes, offset: int, reads: list[int]) -> None:
+        headers = {"Content-Range": f"bytes {offset}-{len(data) - 1}/{len(data)}"} if offset else {}
+        super().__init__(data[offset:], 206 if offset else 200, headers)
+        self._reads = reads
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        self._reads.append(-1 if amt is None else amt)
+        return super().read(amt, decode_content)
+
+
+def _file_over(data: bytes, reads: list[int], opens: list[int] | None = None, mode: str = "rb") -> MinioFile:
+    def opener(offset: int) -> Any:
+        if opens is not None:
+            opens.append(offset)
+        return _CountingResponse(data, offset, reads)
+
+    return MinioFile(ObjectReader(opener, len(data)), "blob.bin", mode, len(data))
+
+
+def test_large_read_hands_on_urllib3_bytes_without_copying() -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    handed: list[bytes] = []
+
+    class Response(_Response):
+        def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+            handed.append(super().read(amt, decode_content))
+            return handed[-1]
+
+    reader = ObjectReader(lambda offset: Response(data[offset:], 200, {}), len(data))
+    with MinioFile(reader, "blob.bin", "rb", len(data)) as f:
+        chunk = f.read(READ_SIZE)
+    assert chunk == data[:READ_SIZE]
+    assert chunk is handed[0]  # the very object urllib3 returned: no buffer to copy through
+
+
+def test_small_read_asks_for_no_more_than_the_read_ahead() -> None:
+    data = b"x" * (3 * READ_SIZE)
+    reads: list[int] = []
+    with _file_over(data, reads) as f:
+        assert f.read(10) == b"x" * 10
+    assert reads == [64 * 1024]  # one read-ahead, not a buffer of READ_SIZE allocated and filled per open
+
+
+def test_chunks_make_few_large_reads_from_urllib3() -> None:
+    data = b"x" * (8 * READ_SIZE)
+    reads: list[int] = []
+    with _file_over(data, reads) as f:
+        assert sum(len(chunk) for chunk in f.chunks()) == len(data)  # 64 KiB at a time
+    # The read-ahead grows from 64 KiB to READ_SIZE: a dozen calls, not one per chunk (128).
+    assert len(reads) <= 12 and max(reads) == READ_SIZE
+
+
+def test_seek_within_the_read_ahead_makes_no_new_request() -> None:
+    data = bytes(range(256)) * 1024
+    reads: list[int] = []
+    opens: list[int] = []
+    with _file_over(data, reads, opens) as f:
+        assert f.read(100) == data[:100]
+        f.seek(10)
+        assert f.read(20) == data[10:30]
+        f.seek(BUFFER_SIZE - 5)
+        assert f.read(5) == data[BUFFER_SIZE - 5 : BUFFER_SIZE]
+        assert opens == [0]
+        f.seek(BUFFER_SIZE + 1000)
+        assert f.read(3) == data[BUFFER_SIZE + 1000 : BUFFER_SIZE + 1003]
+    assert opens == [0, BUFFER_SIZE + 1000]
+
+
+def test_chunks_lines_and_text_mode_read_the_stored_bytes() -> None:
+    data = b"".join(b"line %d\n" % i for i in range(40000))
+    with _file_over(data, []) as f:
+        assert b"".join(f.chunks()) == data
+        f.seek(0)
+        assert f.readline() == b"line 0\n"
+        assert list(f)[:2] == [b"line 0\n", b"line 1\n"]  # File iterates over chunks(), from 0
+    with _file_over(data, [], mode="r") as text:
+        assert text.readline() == "line 0\n"
+        assert text.read() == data.decode()[len("line 0\n") :]
+
+
+READ_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["read", "read1", "readinto", "peek", "readline", "seek"]),
+        st.one_of(st.just(-1), st.integers(0, 3 * READ_SIZE)),
+        st.sampled_from([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 3 * READ_SIZE), steps=READ_STEPS)
+def test_any_mix_of_reads_and_seeks_matches_an_in_memory_file(size: int, steps: list[Any]) -> None:
+    data = random.Random(size).randbytes(size)
+    model = io.BytesIO(data)
+    with _file_over(data, []) as f:
+        stream = f.file
+        for op, amount, whence in steps:
+            if op == "seek":
+                target = min(max(amount, 0), size + 10)
+                base = {io.SEEK_SET: 0, io.SEEK_CUR: model.tell(), io.SEEK_END: size}[whence]
+                assert stream.seek(target - base, whence) == model.seek(target - base, whence)
+            elif op == "readinto":
+                buffer = bytearray(max(amount, 0))
+                n = stream.readinto(buffer)
+                assert bytes(buffer[:n]) == model.read(n) and (n == len(buffer) or model.tell() >= size)
+            elif op == "read1":
+                got = stream.read1(amount)
+                assert got == model.read(len(got)) and (got or amount == 0 or model.tell() >= size)
+            elif op == "peek":
+                got = stream.peek(amount)
+                assert got == data[model.tell() : model.tell() + len(got)]
+            else:
+                assert getattr(stream, op)(amount) == getattr(model, op)(amount)
+            assert stream.tell() == model.tell()
