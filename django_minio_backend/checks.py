@@ -18,7 +18,7 @@ from .buckets import cors_origin_problems, quarantine_folder, quarantine_prefix
 from .capabilities import conditional_put
 from .client import same_server
 from .conf import MAX_URL_EXPIRY, SETTINGS, NotAFlagError, StorageConfig, normalize_options, resolve
-from .discovery import backend_class, minio_aliases, model_file_fields
+from .discovery import backend_class, declared_buckets, minio_aliases, model_file_fields
 from .storage import MinioBackend
 from .upload import cache_locks_across_processes
 
@@ -573,11 +573,19 @@ def _quarantine_overlaps() -> Iterator[CheckMessage]:
         return
     places = list(_file_places())
     quarantines: dict[tuple[str, str, str], MinioBackend] = {}
-    for _, storage, _ in places:
-        if not storage.is_static:
-            quarantines.setdefault(
-                (storage.config.endpoint, storage.bucket, quarantine_prefix(storage)), storage
-            )
+    # Declared buckets too: initialize_buckets and clean_incomplete_uploads sweep their root quarantine.
+    try:
+        declared = declared_buckets()
+    except (ImproperlyConfigured, TypeError, ValueError, LookupError):
+        declared = []  # check_settings reports it
+    for storage in [*(s for _, s, _ in places), *declared]:
+        try:
+            if not storage.is_static:
+                quarantines.setdefault(
+                    (storage.config.endpoint, storage.bucket, quarantine_prefix(storage)), storage
+                )
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue
     for label, storage, prefix in places:
         for (_, bucket, quarantine), owner in quarantines.items():
             # One bucket however the endpoints are spelled (what cannot be told apart counts as one).

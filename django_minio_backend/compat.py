@@ -24,6 +24,7 @@ from .buckets import sync_bucket
 from .client import client_for, split_endpoint
 from .conf import MEDIA_BUCKET_DEFAULT, STATIC_BUCKET_DEFAULT
 from .headers import boto3_headers
+from .plugins.public_read import bucket_locations
 from .policies import public_read_policy
 
 if TYPE_CHECKING:
@@ -166,7 +167,9 @@ class UpstreamCompatMixin:
     def set_bucket_to_public(self) -> None:
         """Deprecated: give this bucket the public-read policy now."""
         _deprecated("set_bucket_to_public", "list the bucket in MINIO_PUBLIC_BUCKETS")
-        self.client.set_bucket_policy(self.bucket, json.dumps(public_read_policy(self.bucket)))
+        locations = bucket_locations(self.bucket, cast("MinioBackend", self))
+        policy = public_read_policy(self.bucket, locations=locations)
+        self.client.set_bucket_policy(self.bucket, json.dumps(policy))
 
     def check_bucket_existence(self) -> None:
         """Deprecated: create this bucket if missing and reconcile its policy."""

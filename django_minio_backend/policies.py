@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from .conf import global_setting
@@ -12,7 +13,9 @@ from .conf import global_setting
 OUR_SID_PREFIX = "DjangoMinioBackend"
 
 
-def public_read_policy(bucket_name: str, quarantine: str | None = None) -> dict[str, Any]:
+def public_read_policy(
+    bucket_name: str, quarantine: str | None = None, locations: Iterable[str] = ()
+) -> dict[str, Any]:
     """Anyone may read objects, except direct uploads in quarantine; nobody anonymous may list or write.
 
     Listing is left out on purpose: a public bucket shares its files, not the
@@ -20,7 +23,9 @@ def public_read_policy(bucket_name: str, quarantine: str | None = None) -> dict[
     ``quarantine`` (default: ``MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX``) is left out of
     the grant at the bucket's root and under any location: those objects are not
     checked yet. It is a ``NotResource`` of the Allow, not a Deny: a Deny for
-    ``Principal *`` would refuse the backend's own reads too.
+    ``Principal *`` would refuse the backend's own reads too. ``locations`` (storage
+    locations on this bucket, such as ``"site/media/"``) are excluded by name as well:
+    Ceph RGW's ``*`` spans one folder only, so ``bucket/*/q/*`` misses ``site/media/q/``.
     """
     if quarantine is None:
         quarantine = str(global_setting("MINIO_DIRECT_UPLOAD_QUARANTINE_PREFIX"))
@@ -32,9 +37,11 @@ def public_read_policy(bucket_name: str, quarantine: str | None = None) -> dict[
     }
     prefix = quarantine.strip("/")
     if prefix:
+        named = sorted({location.strip("/") for location in locations} - {""})
         statement["NotResource"] = [
             f"arn:aws:s3:::{bucket_name}/{prefix}/*",
             f"arn:aws:s3:::{bucket_name}/*/{prefix}/*",
+            *(f"arn:aws:s3:::{bucket_name}/{location}/{prefix}/*" for location in named),
         ]
     else:
         statement["Resource"] = [f"arn:aws:s3:::{bucket_name}/*"]

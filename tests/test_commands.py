@@ -62,6 +62,27 @@ def test_initialize_creates_buckets_with_policies_anonymous_can_feel(
         remove_bucket(raw_client, private)
 
 
+def test_quarantine_under_a_deep_location_of_a_public_bucket_is_not_readable_anonymously(
+    s3_settings, s3_server, raw_client: Minio, bucket_name: str
+) -> None:
+    """Ceph RGW's ``*`` in a policy spans one folder: locations are named in the policy too."""
+    storages = {
+        "default": {"BACKEND": "django_minio_backend.MinioBackend", "OPTIONS": {"bucket_name": bucket_name}},
+        "deep": {
+            "BACKEND": "django_minio_backend.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket_name, "location": "site/media"},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(MINIO_PUBLIC_BUCKETS=[bucket_name], MINIO_PRIVATE_BUCKETS=[], STORAGES=storages):
+        run()
+    for key in ("site/media/dmb-quarantine/upload.html", "site/media/page.html", "dmb-quarantine/x"):
+        put(raw_client, bucket_name, key)
+    assert anon_get(s3_server, bucket_name, "site/media/page.html") == 200
+    assert anon_get(s3_server, bucket_name, "site/media/dmb-quarantine/upload.html") == 403
+    assert anon_get(s3_server, bucket_name, "dmb-quarantine/x") == 403
+
+
 def test_server_refusing_not_resource_still_gets_a_public_bucket_and_a_warning(
     s3_settings, s3_server, raw_client: Minio, bucket_name: str, monkeypatch, caplog
 ) -> None:

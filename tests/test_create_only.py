@@ -382,3 +382,25 @@ def test_clean_incomplete_uploads_removes_claims_left_by_a_writer_that_died(
     assert "empty-but-real" not in out.getvalue()
     call_command("clean_incomplete_uploads", "--older-than", "0", stdout=StringIO())
     assert sorted(o.object_name for o in raw_client.list_objects(bucket)) == ["empty-but-real.txt"]
+
+
+def test_clean_incomplete_uploads_called_from_code_refuses_a_quarantine_holding_real_files(
+    bucket: str, raw_client: Minio, settings
+) -> None:
+    """call_command runs no system checks: the command asks E050 itself before deleting anything."""
+    from django.core.management.base import CommandError
+
+    settings.MINIO_PRIVATE_BUCKETS, settings.MINIO_PUBLIC_BUCKETS = [bucket], []
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "django_minio_backend.MinioBackend",
+            "OPTIONS": {"bucket_name": bucket, "location": "dmb-quarantine/archive"},
+        },
+    }
+    sdk.put_object(raw_client, bucket, "dmb-quarantine/archive/contract.pdf", b"signed", {})
+    with pytest.raises(CommandError, match="refused, nothing deleted"):
+        call_command("clean_incomplete_uploads", "--older-than", "0", stdout=StringIO())
+    assert [o.object_name for o in raw_client.list_objects(bucket, recursive=True)] == [
+        "dmb-quarantine/archive/contract.pdf"
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...buckets import abort_incomplete_uploads, remove_stale_claims, remove_stale_quarantine
+from ...checks import check_direct_uploads
 from ...discovery import declared_buckets
 
 
@@ -33,6 +34,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, older_than: float = 24.0, dry_run: bool = False, **options: Any) -> None:
         if older_than < 0:
             raise CommandError("--older-than must be zero or more hours")
+        overlaps = [
+            message for message in check_direct_uploads() if message.id == "django_minio_backend.E050"
+        ]
+        if overlaps:
+            # Also when called from code (call_command runs no system checks): it would delete finished files.
+            raise CommandError(f"clean_incomplete_uploads refused, nothing deleted: {overlaps[0].msg}")
         verb = "would abort" if dry_run else "aborted"
         total = quarantined = 0
         for storage in declared_buckets():
