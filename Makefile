@@ -34,7 +34,8 @@ test: venv lint typecheck
 CEPH_TESTS := tests/test_storage.py tests/test_no_data_loss.py tests/test_create_only.py \
 	tests/test_reads.py tests/test_urls.py tests/test_commands.py tests/test_django.py \
 	tests/test_object_parameters.py tests/test_properties.py tests/test_faults.py \
-	tests/test_direct.py tests/test_collectstatic.py tests/test_orphans.py
+	tests/test_direct.py tests/test_direct_limits.py tests/test_cors.py tests/test_collectstatic.py \
+	tests/test_orphans.py
 test-ceph: venv
 	@if command -v radosgw >/dev/null 2>&1 || [ "$${DMB_REQUIRE_CEPH:-}" = 1 ]; then \
 		DMB_TEST_SERVER=ceph $(BIN)/python -m pytest -q -p no:cacheprovider $(CEPH_TESTS); \
