@@ -756,7 +756,8 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
     missing = [n for n in range(1, ticket.parts + 1) if n not in chosen]
     # The part URLs bind each part's size, but a server may not check a signed
     # Content-Length: whatever it holds is measured against the ticket before completing.
-    wrong = [n for n in missing if any(p.number == n for p in listed)]
+    sized = {p.number for p in listed if p.size == ticket.part_length(p.number)}
+    wrong = [n for n in missing if n not in sized and any(p.number == n for p in listed)]
     if wrong:
         with contextlib.suppress(S3Error):
             sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
@@ -780,17 +781,22 @@ def _usable_parts(listed: list[sdk.UploadedPart], ticket: Ticket) -> dict[int, s
     the widget) and lists them all; it assembles whichever ETag the completion
     names. Other servers keep only the last upload. Parts of the wrong size and
     numbers past the ticket's count are never chosen, so never completed. Copies
-    stored within one second cannot be told apart by date (listed dates are in
-    seconds): SeaweedFS lists the newest copy first, so the first listed is taken.
+    with other bytes stored within one second cannot be told apart (listed dates
+    are in seconds, and SeaweedFS lists them in no fixed order): such a part number
+    counts as missing, so it is handed out again and its newer copy decides.
     """
     chosen: dict[int, sdk.UploadedPart] = {}
+    tied: set[int] = set()
     for part in listed:
         if not 1 <= part.number <= ticket.parts or part.size != ticket.part_length(part.number):
             continue
         held = chosen.get(part.number)
         if held is None or _stored_at(part) > _stored_at(held):
             chosen[part.number] = part
-    return chosen
+            tied.discard(part.number)
+        elif _stored_at(part) == _stored_at(held) and part.etag != held.etag:
+            tied.add(part.number)
+    return {n: part for n, part in chosen.items() if n not in tied}
 
 
 def _stored_at(part: sdk.UploadedPart) -> datetime:
