@@ -94,10 +94,13 @@ FINALIZED = "finalized"  # the cache entry of a used-up ticket
 class UploadRefused(Exception):
     """A ticket, part or finalize request is refused; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, *, busy: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        # The ticket is held by another finalize (or was finalized): asking again later may succeed,
+        # uploading again would make a second file.
+        self.busy = busy
 
 
 class UploadRejected(Exception):
@@ -610,7 +613,7 @@ def _claim_in_cache(storage: MinioBackend, cache: Any, claim: Claim) -> None:
             # Its worker was killed (or is too slow) after its copy: that copy is unchecked and no record's.
             _remove_own_file(storage, held[2], held[1])
         return
-    raise UploadRefused(ALREADY_FINALIZED, 409)
+    raise UploadRefused(ALREADY_FINALIZED, 409, busy=held is not None)  # else FINALIZED: done for good
 
 
 def _holds(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim) -> bool:
@@ -632,7 +635,7 @@ def _lost(storage: MinioBackend, name: str, claim: Claim) -> UploadRefused:
     """The claim was taken over: remove our copy (the taker makes its own) and say 409."""
     if name:
         _remove_own_file(storage, name, claim.token)
-    return UploadRefused(ALREADY_FINALIZED, 409)
+    return UploadRefused(ALREADY_FINALIZED, 409, busy=True)
 
 
 def _discard(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim, name: str) -> None:
@@ -726,17 +729,17 @@ def _claim_ticket(storage: MinioBackend, ticket: Ticket, token: str) -> str:
         pass
     try:
         stat = storage.client.stat_object(storage.bucket, key)
-    except S3Error:
-        raise UploadRefused(ALREADY_FINALIZED, 409) from None  # released meanwhile: the browser tries again
+    except S3Error:  # released meanwhile: the browser tries again
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=True) from None
     meta = stat.metadata or {}
     held = meta.get(upload.WRITE_TOKEN_HEADER, "")
     age = datetime.now(timezone.utc) - (stat.last_modified or datetime.now(timezone.utc))
     if meta.get(DONE_HEADER) or not held or age <= CLAIM_STALE:
-        raise UploadRefused(ALREADY_FINALIZED, 409)
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=not meta.get(DONE_HEADER))
     try:
         upload._conditional_put(dest, f"{key}.{held}", b"", headers, token)
     except upload.NameTaken:
-        raise UploadRefused(ALREADY_FINALIZED, 409) from None
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=True) from None
     sdk.put_object(storage.client, storage.bucket, key, b"", headers)
     final = meta.get(FINAL_NAME_HEADER, "")
     if final:

@@ -353,3 +353,26 @@ def test_part_sent_twice_with_the_same_bytes_within_one_second_is_used(
     put(urls["2"], b"tail")
     done = direct.finalize(request, answer["ticket"], FIELD)
     assert stored(raw_client, done["name"]) == data + b"tail"
+
+
+@pytest.mark.hook("direct_upload_finalized")
+def test_finalize_while_another_runs_says_busy_and_after_it_says_done(
+    s3_settings: dict[str, Any], raw_client: Minio, held_hooks: list[HeldHooks], claims: str
+) -> None:
+    # The widget waits and asks again on "busy" (a Retry after a lost answer) instead of uploading again.
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    hooks = hold(held_hooks, ("first",))
+    first = Worker("first", request, answer["ticket"])
+    first.start()
+    assert hooks.entered["first"].wait(30)
+    with pytest.raises(UploadRefused) as running:
+        direct.finalize(request, answer["ticket"], FIELD)
+    hooks.release["first"].set()
+    first.join()
+    assert running.value.status == 409 and running.value.busy
+    assert isinstance(first.outcome, str)
+    with pytest.raises(UploadRefused) as done:
+        direct.finalize(request, answer["ticket"], FIELD)
+    assert done.value.status == 409 and not done.value.busy
