@@ -515,12 +515,13 @@ def finalize(
     claim = Claim(token=uuid.uuid4().hex, used=_cache_key(ticket))
     _claim_in_cache(storage, cache, claim)
     rejected: UploadRefused | None = None
+    placed = ""  # our copy at its final name, while a failure must remove it
     try:
         with _errors(storage, "finalize upload", ticket.name):
             claim.marker = _claim_ticket(storage, ticket, claim.token)
             if ticket.upload_id:
                 _complete(storage, ticket)
-            name = _verify_and_move(storage, model_field, ticket, sha256, claim.token)
+            name = placed = _verify_and_move(storage, model_field, ticket, sha256, claim.token)
             _record_final_name(storage, ticket, cache, claim, name)
         try:
             manager.direct_upload_finalized(
@@ -533,17 +534,22 @@ def finalize(
                 storage=storage,
             )
         except UploadRejected as exc:
+            placed = ""
             _discard(storage, ticket, cache, claim, name)
             rejected = UploadRefused(str(exc) or "the file was rejected", 422)
         except BaseException:
             # A scanner that is down, say: the quarantine object stays, so a retry can finalize.
+            placed = ""
             _discard(storage, ticket, cache, claim, name)
             raise
-    except BaseException:
+        with _errors(storage, "finalize upload", name):
+            _end_finalize(storage, ticket, cache, claim, placed)
+    except BaseException as exc:
+        if placed and not isinstance(exc, UploadRefused):  # a lost claim removed its copy already
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                _discard(storage, ticket, cache, claim, placed)
         _release(storage, ticket, cache, claim)
         raise
-    with _errors(storage, "finalize upload", name):
-        _end_finalize(storage, ticket, cache, claim, "" if rejected else name)
     if rejected is not None:
         raise rejected
     with _errors(storage, "finalize upload", name):

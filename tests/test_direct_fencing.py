@@ -376,3 +376,27 @@ def test_finalize_while_another_runs_says_busy_and_after_it_says_done(
     with pytest.raises(UploadRefused) as done:
         direct.finalize(request, answer["ticket"], FIELD)
     assert done.value.status == 409 and not done.value.busy
+
+
+def test_finalize_failing_to_mark_its_claim_done_removes_its_copy_and_can_be_retried(
+    s3_settings: dict[str, Any], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    put_object = sdk.put_object
+
+    def done_mark_fails(client: Minio, bucket: str, key: str, data: Any, headers: dict[str, str]) -> Any:
+        if direct.DONE_HEADER in headers:
+            monkeypatch.setattr(sdk, "put_object", put_object)
+            raise ConnectionResetError("the server went away")
+        return put_object(client, bucket, key, data, headers)
+
+    monkeypatch.setattr(sdk, "put_object", done_mark_fails)
+    with pytest.raises(OSError):
+        direct.finalize(request, answer["ticket"], FIELD)
+    name = ticket_data(answer["ticket"])["name"]
+    assert files_named_like(raw_client, name) == []  # no copy that no answer named
+    done = direct.finalize(request, answer["ticket"], FIELD)
+    assert files_named_like(raw_client, name) == [done["name"]]
+    assert stored(raw_client, done["name"]) == b"abc"
