@@ -39,6 +39,7 @@ import math
 import os
 import posixpath
 import time
+import urllib.parse
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -83,16 +84,23 @@ ALREADY_FINALIZED = "this upload was finalized already (or is being finalized)"
 # up to COPY_TIMEOUT, the hook and the checksum some more.
 CLAIM_STALE = timedelta(seconds=COPY_TIMEOUT + 600)
 DONE_HEADER = "x-amz-meta-dmb-finalized"
+# On the marker: the final name its finalize copied to, so a takeover can remove that unchecked copy.
+FINAL_NAME_HEADER = "x-amz-meta-dmb-final-name"
+# On a final file: the finalize claim that copied it, so a finalize that lost its claim removes only its own.
+CLAIM_TOKEN_HEADER = "x-amz-meta-dmb-finalize-claim"
 FINALIZED = "finalized"  # the cache entry of a used-up ticket
 
 
 class UploadRefused(Exception):
     """A ticket, part or finalize request is refused; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, *, busy: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        # The ticket is held by another finalize (or was finalized): asking again later may succeed,
+        # uploading again would make a second file.
+        self.busy = busy
 
 
 class UploadRejected(Exception):
@@ -472,13 +480,15 @@ def abort(request: HttpRequest, signed: str, label: str | None = None) -> None:
     ticket = load_ticket(request, signed, label, max_age=_finalize_age())
     _, _, storage = resolve_field(ticket.field)
     with _errors(storage, "cancel upload", ticket.name):
-        try:
-            if ticket.upload_id:
+        if ticket.upload_id:
+            try:
                 sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
-            storage.client.remove_object(storage.bucket, ticket.key)
-        except S3Error as exc:
-            if exc.code not in GONE_CODES:
-                raise
+            except S3Error as exc:
+                if exc.code not in GONE_CODES:
+                    raise
+        # Also after a NoSuchUpload: the upload may have been completed by a finalize that failed later
+        # (Ceph RGW then answers NoSuchUpload), and its object must not be finalized after a Cancel.
+        _remove_quietly(storage, ticket.key)
 
 
 def finalize(
@@ -500,16 +510,19 @@ def finalize(
     # the server (create-only) stops them, and racing finalizes, across processes.
     # Both are released when this finalize fails, and taken over once stale (its
     # worker was killed), so an interrupted finalize can be retried.
-    used = _cache_key(ticket)
-    _claim_in_cache(cache, used)
-    marker = ""
+    # A claim taken over (its worker looked dead, but was only slow) fences the old worker: each
+    # finalize names its claim with its own token and, before it answers, checks that it still holds it.
+    claim = Claim(token=uuid.uuid4().hex, used=_cache_key(ticket))
+    _claim_in_cache(storage, cache, claim)
     rejected: UploadRefused | None = None
+    placed = ""  # our copy at its final name, while a failure must remove it
     try:
         with _errors(storage, "finalize upload", ticket.name):
-            marker = _claim_ticket(storage, ticket)
+            claim.marker = _claim_ticket(storage, ticket, claim.token)
             if ticket.upload_id:
                 _complete(storage, ticket)
-            name = _verify_and_move(storage, model_field, ticket, sha256)
+            name = placed = _verify_and_move(storage, model_field, ticket, sha256, claim.token)
+            _record_final_name(storage, ticket, cache, claim, name)
         try:
             manager.direct_upload_finalized(
                 request=request,
@@ -521,16 +534,22 @@ def finalize(
                 storage=storage,
             )
         except UploadRejected as exc:
-            storage.delete(name)
+            placed = ""
+            _discard(storage, ticket, cache, claim, name)
             rejected = UploadRefused(str(exc) or "the file was rejected", 422)
         except BaseException:
             # A scanner that is down, say: the quarantine object stays, so a retry can finalize.
-            storage.delete(name)
+            placed = ""
+            _discard(storage, ticket, cache, claim, name)
             raise
-    except BaseException:
-        _release(storage, ticket, marker, cache, used)
+        with _errors(storage, "finalize upload", name):
+            _end_finalize(storage, ticket, cache, claim, placed)
+    except BaseException as exc:
+        if placed and not isinstance(exc, UploadRefused):  # a lost claim removed its copy already
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                _discard(storage, ticket, cache, claim, placed)
+        _release(storage, ticket, cache, claim)
         raise
-    _end_finalize(storage, ticket, marker, cache, used)
     if rejected is not None:
         raise rejected
     with _errors(storage, "finalize upload", name):
@@ -548,61 +567,166 @@ def _marker_key(ticket: Ticket) -> str:
     return f"{ticket.key}.finalized"
 
 
-def _claim_in_cache(cache: Any, used: str) -> None:
-    """Take the cache entry ``used`` for this finalize: UploadRefused(409) while another holds it.
+@dataclass
+class Claim:
+    """One finalize's claims on its ticket: the cache entry ``used`` and the marker's write token."""
 
-    The entry holds the time it was taken, or ``FINALIZED`` once the ticket is done;
-    a taken entry older than ``CLAIM_STALE`` is taken over, by one process only
-    (the one that adds the entry naming that time).
+    token: str  # this finalize's own: in the cache entry, the marker and the final file's metadata
+    used: str  # the cache key
+    marker: str = ""  # the token written in the marker; "" on servers without conditional writes
+    claimed_at: float = 0.0
+
+
+def _cache_timeout() -> int:
+    return int((_finalize_age() + _ticket_age()).total_seconds())
+
+
+def _held(entry: Any) -> tuple[float, str, str] | None:
+    """``(claimed_at, token, final name)`` of a cache entry that is a claim; None otherwise."""
+    if isinstance(entry, float):  # written by an earlier version: a time only
+        return entry, "", ""
+    if isinstance(entry, tuple) and len(entry) == 3:
+        return float(entry[0]), str(entry[1]), str(entry[2])
+    return None
+
+
+def _claim_in_cache(storage: MinioBackend, cache: Any, claim: Claim) -> None:
+    """Take the cache entry ``claim.used`` for this finalize: UploadRefused(409) while another holds it.
+
+    The entry holds ``(time taken, token, final name)``, or ``FINALIZED`` once the
+    ticket is done; a taken entry older than ``CLAIM_STALE`` is taken over, by one
+    process only (the one that adds the entry naming that claim). A failed write
+    (DatabaseCache answers False on a database error) is not someone else's claim:
+    UploadRefused(503), to be retried.
     """
-    timeout = int((_finalize_age() + _ticket_age()).total_seconds())
-    now = time.time()
-    if cache.add(used, now, timeout=timeout):
+    timeout = _cache_timeout()
+    claim.claimed_at = now = time.time()
+    if cache.add(claim.used, (now, claim.token, ""), timeout=timeout):
         return
-    held = cache.get(used)
+    entry = cache.get(claim.used)
+    if entry is None:
+        raise UploadRefused("the finalize could not be recorded; try again", 503)
+    held = _held(entry)
     if (
-        isinstance(held, float)
-        and now - held > CLAIM_STALE.total_seconds()
-        and cache.add(f"{used}:{held!r}", 1, timeout=timeout)
+        held is not None
+        and now - held[0] > CLAIM_STALE.total_seconds()
+        # Named by the stale claim's token (its time for an entry of an earlier version): no spaces, which
+        # memcached refuses in keys.
+        and cache.add(f"{claim.used}:{held[1] or repr(held[0])}", 1, timeout=timeout)
     ):
-        cache.set(used, now, timeout=timeout)
+        cache.set(claim.used, (now, claim.token, ""), timeout=timeout)
+        if held[2] and held[1]:
+            # Its worker was killed (or is too slow) after its copy: that copy is unchecked and no record's.
+            _remove_own_file(storage, held[2], held[1])
         return
-    raise UploadRefused(ALREADY_FINALIZED, 409)
+    raise UploadRefused(ALREADY_FINALIZED, 409, busy=held is not None)  # else FINALIZED: done for good
 
 
-def _release(storage: MinioBackend, ticket: Ticket, marker: str, cache: Any, used: str) -> None:
-    """Not finalized: free the ticket's claims so the browser may try again."""
-    if marker:
-        upload._release_claim(storage.destination, _marker_key(ticket), marker)
-    cache.delete(used)
+def _holds(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim) -> bool:
+    """Whether ``claim`` still holds the ticket (no other finalize took it over)."""
+    if claim.marker:
+        try:
+            stat = storage.client.stat_object(storage.bucket, _marker_key(ticket))
+        except S3Error as exc:
+            if exc.code in GONE_CODES:
+                return False
+            raise
+        meta = stat.metadata or {}
+        return meta.get(upload.WRITE_TOKEN_HEADER) == claim.marker and not meta.get(DONE_HEADER)
+    held = _held(cache.get(claim.used))
+    return held is not None and held[1] == claim.token
 
 
-def _end_finalize(storage: MinioBackend, ticket: Ticket, marker: str, cache: Any, used: str) -> None:
-    """The ticket is used up (finalized, or its file rejected): its claims say so for good."""
-    timeout = int((_finalize_age() + _ticket_age()).total_seconds())
-    cache.set(used, FINALIZED, timeout=timeout)
+def _lost(storage: MinioBackend, name: str, claim: Claim) -> UploadRefused:
+    """The claim was taken over: remove our copy (the taker makes its own) and say 409."""
+    if name:
+        _remove_own_file(storage, name, claim.token)
+    return UploadRefused(ALREADY_FINALIZED, 409, busy=True)
+
+
+def _discard(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim, name: str) -> None:
+    """Delete the copy ``name`` after its hook failed; once the claim was taken over, only if it is still
+    ours: the taker may have removed it and copied its own under the same name."""
+    if _holds(storage, ticket, cache, claim):
+        storage.delete(name)
+    else:
+        _remove_own_file(storage, name, claim.token)
+
+
+def _remove_own_file(storage: MinioBackend, name: str, token: str) -> None:
+    """Remove the final file ``name`` if the finalize claim ``token`` copied it (a hook may have rewritten
+    it since: it is then left alone, as it may be another finalize's by now)."""
+    key = storage.location_prefix + name
+    try:
+        stat = storage.client.stat_object(storage.bucket, key)
+    except S3Error as exc:
+        if exc.code in GONE_CODES:
+            return
+        raise
+    if (stat.metadata or {}).get(CLAIM_TOKEN_HEADER) == token:
+        _remove_quietly(storage, key)
+
+
+def _record_final_name(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim, name: str) -> None:
+    """Name the copy in the claims, so that a takeover removes it should this worker die in the hook.
+
+    Also refreshes the marker's date: a long copy does not make a live claim look stale.
+    """
+    if not _holds(storage, ticket, cache, claim):
+        raise _lost(storage, name, claim)
+    if claim.marker:
+        headers = {upload.WRITE_TOKEN_HEADER: claim.marker, FINAL_NAME_HEADER: urllib.parse.quote(name)}
+        sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), b"", headers)
+    else:
+        cache.set(claim.used, (claim.claimed_at, claim.token, name), timeout=_cache_timeout())
+
+
+def _release(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim) -> None:
+    """Not finalized: free the ticket's claims, those still ours only, so the browser may try again."""
+    if claim.marker:
+        upload._release_claim(storage.destination, _marker_key(ticket), claim.marker)
+    held = _held(cache.get(claim.used))
+    if held is not None and held[1] == claim.token:
+        cache.delete(claim.used)
+
+
+def _end_finalize(storage: MinioBackend, ticket: Ticket, cache: Any, claim: Claim, name: str) -> None:
+    """The ticket is used up (finalized, or its file rejected): its claims say so for good.
+
+    Only while this finalize still holds them; else its file ``name`` is removed
+    and UploadRefused(409) raised: the finalize that took the claim over answers.
+    The marker is read back after it is marked done, which narrows (to two
+    finalizes marking done within one round trip) the window in which both a
+    worker and its taker would answer.
+    """
+    if not _holds(storage, ticket, cache, claim):
+        raise _lost(storage, name, claim)
+    if claim.marker:
+        headers = {upload.WRITE_TOKEN_HEADER: claim.marker, DONE_HEADER: "1"}
+        sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), b"", headers)
+        stat = storage.client.stat_object(storage.bucket, _marker_key(ticket))
+        if (stat.metadata or {}).get(upload.WRITE_TOKEN_HEADER) != claim.marker:
+            raise _lost(storage, name, claim)
+    cache.set(claim.used, FINALIZED, timeout=_cache_timeout())
     # Best effort from here: the file is in place; the lifecycle rule removes what is left behind.
     with contextlib.suppress(S3Error, OSError):
-        if marker:
-            headers = {upload.WRITE_TOKEN_HEADER: marker, DONE_HEADER: "1"}
-            sdk.put_object(storage.client, storage.bucket, _marker_key(ticket), b"", headers)
         _remove_quietly(storage, ticket.key)
 
 
-def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
+def _claim_ticket(storage: MinioBackend, ticket: Ticket, token: str) -> str:
     """Mark ``ticket`` being finalized on the server, create-only; returns the marker's write token.
 
     UploadRefused(409) when a marker is there already (an earlier or a concurrent
     finalize), unless that marker is stale: not done and older than ``CLAIM_STALE``
     (its worker was killed). It is then taken over by whoever creates, create-only,
-    the key naming the stale marker's token: one process only. Returns "" on
+    the key naming the stale marker's token: one process only, which removes the
+    final file the stale marker names, if that claim copied it. Returns "" on
     servers without conditional writes, where only the cache guards the ticket.
     """
     dest = storage.destination
     if not capabilities.create_only_is_conditional(storage.config.conditional_writes, dest):
         return ""
     key = _marker_key(ticket)
-    token = uuid.uuid4().hex
     headers = {upload.WRITE_TOKEN_HEADER: token}
     try:
         upload._conditional_put(dest, key, b"", headers, token)
@@ -611,18 +735,21 @@ def _claim_ticket(storage: MinioBackend, ticket: Ticket) -> str:
         pass
     try:
         stat = storage.client.stat_object(storage.bucket, key)
-    except S3Error:
-        raise UploadRefused(ALREADY_FINALIZED, 409) from None  # released meanwhile: the browser tries again
+    except S3Error:  # released meanwhile: the browser tries again
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=True) from None
     meta = stat.metadata or {}
     held = meta.get(upload.WRITE_TOKEN_HEADER, "")
     age = datetime.now(timezone.utc) - (stat.last_modified or datetime.now(timezone.utc))
     if meta.get(DONE_HEADER) or not held or age <= CLAIM_STALE:
-        raise UploadRefused(ALREADY_FINALIZED, 409)
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=not meta.get(DONE_HEADER))
     try:
         upload._conditional_put(dest, f"{key}.{held}", b"", headers, token)
     except upload.NameTaken:
-        raise UploadRefused(ALREADY_FINALIZED, 409) from None
+        raise UploadRefused(ALREADY_FINALIZED, 409, busy=True) from None
     sdk.put_object(storage.client, storage.bucket, key, b"", headers)
+    final = meta.get(FINAL_NAME_HEADER, "")
+    if final:
+        _remove_own_file(storage, urllib.parse.unquote(final), held)
     return token
 
 
@@ -638,7 +765,8 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
     missing = [n for n in range(1, ticket.parts + 1) if n not in chosen]
     # The part URLs bind each part's size, but a server may not check a signed
     # Content-Length: whatever it holds is measured against the ticket before completing.
-    wrong = [n for n in missing if any(p.number == n for p in listed)]
+    sized = {p.number for p in listed if p.size == ticket.part_length(p.number)}
+    wrong = [n for n in missing if n not in sized and any(p.number == n for p in listed)]
     if wrong:
         with contextlib.suppress(S3Error):
             sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
@@ -662,18 +790,22 @@ def _usable_parts(listed: list[sdk.UploadedPart], ticket: Ticket) -> dict[int, s
     the widget) and lists them all; it assembles whichever ETag the completion
     names. Other servers keep only the last upload. Parts of the wrong size and
     numbers past the ticket's count are never chosen, so never completed. Copies
-    stored within one second cannot be told apart (listed dates are in seconds):
-    the later listed is taken; from one browser both hold the same slice of the
-    same file (the SHA-256 check, when the browser sends one, covers the rest).
+    with other bytes stored within one second cannot be told apart (listed dates
+    are in seconds, and SeaweedFS lists them in no fixed order): such a part number
+    counts as missing, so it is handed out again and its newer copy decides.
     """
     chosen: dict[int, sdk.UploadedPart] = {}
+    tied: set[int] = set()
     for part in listed:
         if not 1 <= part.number <= ticket.parts or part.size != ticket.part_length(part.number):
             continue
         held = chosen.get(part.number)
-        if held is None or _stored_at(part) >= _stored_at(held):
+        if held is None or _stored_at(part) > _stored_at(held):
             chosen[part.number] = part
-    return chosen
+            tied.discard(part.number)
+        elif _stored_at(part) == _stored_at(held) and part.etag != held.etag:
+            tied.add(part.number)
+    return {n: part for n, part in chosen.items() if n not in tied}
 
 
 def _stored_at(part: sdk.UploadedPart) -> datetime:
@@ -689,7 +821,7 @@ def _remove_quietly(storage: MinioBackend, key: str) -> None:
 
 
 def _verify_and_move(
-    storage: MinioBackend, model_field: models.FileField, ticket: Ticket, sha256: str | None
+    storage: MinioBackend, model_field: models.FileField, ticket: Ticket, sha256: str | None, token: str
 ) -> str:
     try:
         stat = storage.client.stat_object(storage.bucket, ticket.key)
@@ -710,7 +842,7 @@ def _verify_and_move(
         _remove_quietly(storage, ticket.key)
         raise UploadRefused(problem, 422)
     # The quarantine object stays until the hook has passed the file: a failed hook can then be retried.
-    return _move(storage, model_field, ticket)
+    return _move(storage, model_field, ticket, token)
 
 
 def _sha256(storage: MinioBackend, key: str) -> str:
@@ -725,8 +857,11 @@ def _sha256(storage: MinioBackend, key: str) -> str:
     return digest.hexdigest()
 
 
-def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) -> str:
-    """Copy the quarantine object to ``ticket.name`` or, if taken, an alternative; return the name."""
+def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket, token: str) -> str:
+    """Copy the quarantine object to ``ticket.name`` or, if taken, an alternative; return the name.
+
+    The copy carries the finalize claim's ``token``, which tells whose copy it is.
+    """
     config = storage.config
     # Hooks that read the content (sniffers) get an empty file: the bytes are on the server, and
     # the type was pinned by the POST policy or the multipart upload and checked above.
@@ -736,6 +871,7 @@ def _move(storage: MinioBackend, model_field: models.FileField, ticket: Ticket) 
     headers = encode_headers(storage.get_object_parameters(ticket.name, declared))
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     headers["Content-Type"] = ticket.content_type
+    headers[CLAIM_TOKEN_HEADER] = token
     # A server-side copy of gigabytes outlasts the usual read timeout; its retries are ours (upload.copy).
     dest = dataclasses.replace(storage.destination, client=client_for(config, _copy_http_client()))
     # Create-only even where the storage's own saves replace (replace_existing): the name was

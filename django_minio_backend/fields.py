@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.signals import request_started
 from django.db import models
 
 from .direct import field_label
+
+# Per thread, the instances whose direct-upload values passed validate, by (field, name): the forms of one
+# formset are all validated before any is saved, so the database alone cannot see a value posted twice.
+_validated = threading.local()
+
+
+def _validated_now() -> weakref.WeakValueDictionary[tuple[str, str], models.Model]:
+    if not hasattr(_validated, "instances"):
+        _validated.instances = weakref.WeakValueDictionary()
+    return _validated.instances  # type: ignore[no-any-return]
+
+
+def _forget_validated(**kwargs: Any) -> None:
+    _validated.instances = weakref.WeakValueDictionary()
+
+
+request_started.connect(_forget_validated, dispatch_uid="django_minio_backend.fields.forget_validated")
 
 
 class DirectFileField(models.FileField):
@@ -49,7 +69,9 @@ class DirectFileField(models.FileField):
         upload is asked about: rows may share a file for other reasons (a field
         default, a copied row, data from before the swap to this field), and
         editing them must not fail. A new upload (not yet stored) is not asked
-        about either: the storage gives it a free name when it is saved.
+        about either: the storage gives it a free name when it is saved. Within
+        one request (a formset), a value validated for another instance that is
+        not saved yet is refused too.
         """
         super().validate(value, model_instance)
         name = getattr(value, "name", None)
@@ -66,6 +88,19 @@ class DirectFileField(models.FileField):
                 "This uploaded file is already attached to another record; upload it again.",
                 code="file_in_use",
             )
+        key = (field_label(type(model_instance), self), name)
+        validated = _validated_now()
+        other = validated.get(key)
+        if (
+            other is not None
+            and other is not model_instance
+            and (other.pk is None or other.pk != model_instance.pk)
+        ):
+            raise ValidationError(
+                "This uploaded file is already attached to another record in this form; upload it again.",
+                code="file_in_use",
+            )
+        validated[key] = model_instance
 
 
 class DirectName(str):

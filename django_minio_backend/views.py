@@ -42,7 +42,10 @@ def _json_view(
         try:
             return JsonResponse(handler(request, payload))
         except direct.UploadRefused as exc:
-            return JsonResponse({"error": exc.message}, status=exc.status)
+            answer: dict[str, Any] = {"error": exc.message}
+            if exc.busy:
+                answer["busy"] = True  # the widget waits and finalizes again instead of uploading again
+            return JsonResponse(answer, status=exc.status)
         except OSError as exc:
             logger.warning("direct upload: %s", exc)
             return JsonResponse({"error": "the storage server did not answer; try again"}, status=503)

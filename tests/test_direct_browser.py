@@ -251,3 +251,38 @@ def test_retry_after_a_failed_part_sends_each_part_once_and_finalizes(
     finally:
         stored.close()
         stored.release_conn()
+
+
+def test_another_file_with_the_same_name_size_and_date_does_not_resume_the_first(
+    browser: Any, relayed_site: tuple[Site, ByteRelay], raw_client: Minio, tmp_path: Path
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    site, _ = relayed_site
+    # Two files as one archive unpacks them into two folders: same name, size and date.
+    name = f"scan-{secrets.token_hex(4)}.raw"
+    first, second = tmp_path / "a" / name, tmp_path / "b" / name
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_bytes(os.urandom(SIZE))
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    log_in(browser, site)
+    page = f"{site.url}/admin/attachments/largeattachment/add/"
+    browser.get(page)
+    browser.execute_script("window.dmbDropAfter = 1")
+    _choose(browser, first)
+    WebDriverWait(browser, 120).until(lambda d: d.execute_script("return !!dmbEvents.error"))
+    assert len(_events(browser)["puts"]) == 1
+
+    browser.get(page)
+    _choose(browser, second)
+    events = _wait_done(browser)
+    site.buckets.objects.append((PRIVATE_BUCKET, events["done"]["name"]))
+    assert events["partsAnswers"][0]["uploaded"] == []  # a ticket of its own, nothing of the first file
+    assert sorted(events["puts"]) == [1, 2, 3, 4, 5]
+    stored = raw_client.get_object(PRIVATE_BUCKET, events["done"]["name"])
+    try:
+        assert hashlib.sha256(stored.read()).digest() == hashlib.sha256(second.read_bytes()).digest()
+    finally:
+        stored.close()
+        stored.release_conn()

@@ -6,9 +6,11 @@
  * finalizes it and the signed answer goes into the hidden input; the file input
  * is emptied, so the form itself never carries the file.
  *
- * Resume: a multipart ticket is kept in localStorage under the field and the
- * file's name, size and date; choosing the same file again (after a reload or a
- * lost connection) asks which parts the server holds and sends only the others.
+ * Resume: a multipart ticket is kept in localStorage under the field, the
+ * file's name, size and date and a SHA-256 of its first and last MiB; choosing
+ * the same file again (after a reload or a lost connection) asks which parts the
+ * server holds and sends only the others. Another file that shares name, size and
+ * date has another digest: it is uploaded afresh, never mixed with this one.
  *
  * Events on the .dmb-direct-upload element: "dmb:progress" (detail: loaded,
  * total), "dmb:done" (detail: name, size), "dmb:error" (detail: message).
@@ -17,6 +19,9 @@
   "use strict";
 
   var PARALLEL = 3;
+  var FINGERPRINT = 1024 * 1024; // bytes hashed at each end of a file for its resume key
+  var FINALIZE_WAIT = 5000; // ms between finalize attempts while another finalize of the ticket runs
+  var FINALIZE_TRIES = 24;
 
   function csrfToken(root) {
     var form = root.closest("form");
@@ -26,9 +31,20 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  function UploadError(message, status) {
+  function UploadError(message, status, busy) {
     this.message = message;
     this.status = status || 0;
+    this.busy = !!busy; // another finalize of the ticket holds it: wait, do not upload again
+  }
+
+  function hex(buffer) {
+    return Array.prototype.map.call(new Uint8Array(buffer), function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function wait(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
   function Upload(root) {
@@ -70,8 +86,17 @@
     this.root.dispatchEvent(new CustomEvent("dmb:" + name, { detail: detail, bubbles: true }));
   };
 
+  /* A promise of the key the file's ticket is kept under; null (no resume) without crypto.subtle,
+   * which browsers offer only to secure contexts (https, localhost, 127.0.0.1). */
   Upload.prototype.resumeKey = function (file) {
-    return "dmb-direct:" + this.field + ":" + file.name + ":" + file.size + ":" + file.lastModified;
+    var base = "dmb-direct:" + this.field + ":" + file.name + ":" + file.size + ":" + file.lastModified;
+    var subtle = window.crypto && window.crypto.subtle;
+    if (!subtle) return Promise.resolve(null);
+    var head = file.slice(0, FINGERPRINT);
+    var tail = file.slice(Math.max(FINGERPRINT, file.size - FINGERPRINT));
+    return new Blob([head, tail]).arrayBuffer()
+      .then(function (bytes) { return subtle.digest("SHA-256", bytes); })
+      .then(function (digest) { return base + ":" + hex(digest); }, function () { return null; });
   };
 
   Upload.prototype.post = function (url, payload) {
@@ -86,7 +111,7 @@
         var body = {};
         try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { body = {}; }
         if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-        else reject(new UploadError(body.error || "the server answered " + xhr.status, xhr.status));
+        else reject(new UploadError(body.error || "the server answered " + xhr.status, xhr.status, body.busy));
       };
       xhr.onerror = function () { reject(new UploadError("the connection was lost")); };
       xhr.onabort = function () { reject(new UploadError("cancelled")); };
@@ -140,10 +165,15 @@
     this.retryButton.hidden = true;
     this.cancelButton.hidden = false;
     this.report(0, file.size);
-    var key = this.resumeKey(file);
+    this.key = null;
+    var key = null;
     var saved = null;
-    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { saved = null; }
-    var started = saved ? Promise.resolve(saved) : this.newTicket(file, key);
+    var started = this.resumeKey(file).then(function (found) {
+      if (self.run !== run) throw new UploadError("superseded");
+      key = self.key = found;
+      try { saved = key ? JSON.parse(localStorage.getItem(key) || "null") : null; } catch (e) { saved = null; }
+      return saved || self.newTicket(file, key);
+    });
     return started
       .then(function (ticket) {
         if (self.run !== run) throw new UploadError("superseded");
@@ -151,7 +181,7 @@
         if (ticket.post) return self.sendPost(file, ticket);
         return self.sendParts(file, ticket, run).catch(function (error) {
           if (self.run === run && saved && error.status >= 400 && error.status < 500 && error.status !== 409) {
-            localStorage.removeItem(key); // expired or finished elsewhere: start afresh
+            if (key) localStorage.removeItem(key); // expired or finished elsewhere: start afresh
             saved = null;
             return self.newTicket(file, key).then(function (fresh) {
               self.ticket = fresh;
@@ -164,11 +194,11 @@
       .then(function () {
         if (self.run !== run) throw new UploadError("superseded");
         self.show("Checking the upload…");
-        return self.post(self.root.dataset.finalizeUrl, { ticket: self.ticket.ticket, field: self.field });
+        return self.finalize(run, FINALIZE_TRIES);
       })
       .then(function (done) {
         if (self.run !== run) return;
-        localStorage.removeItem(key);
+        if (key) localStorage.removeItem(key);
         self.value.value = done.value;
         self.input.value = ""; // the form must not send the file body to Django
         self.busy = false;
@@ -192,6 +222,18 @@
       });
   };
 
+  /* Finalize the ticket; while another finalize of it still runs (a Retry after a lost answer), wait
+   * and ask again: uploading the file afresh would leave the other finalize's file behind. */
+  Upload.prototype.finalize = function (run, tries) {
+    var self = this;
+    return this.post(this.root.dataset.finalizeUrl, { ticket: this.ticket.ticket, field: this.field })
+      .catch(function (error) {
+        if (!error.busy || tries <= 1 || self.cancelled || self.run !== run) throw error;
+        self.show("The upload is being checked…");
+        return wait(FINALIZE_WAIT).then(function () { return self.finalize(run, tries - 1); });
+      });
+  };
+
   Upload.prototype.newTicket = function (file, key) {
     return this.post(this.root.dataset.ticketUrl, {
       field: this.field,
@@ -199,7 +241,7 @@
       size: file.size,
       content_type: file.type || "application/octet-stream",
     }).then(function (ticket) {
-      if (!ticket.post) localStorage.setItem(key, JSON.stringify(ticket));
+      if (!ticket.post && key) localStorage.setItem(key, JSON.stringify(ticket));
       return ticket;
     });
   };
@@ -232,7 +274,7 @@
         if (answer.ticket) {
           // Renewed: an upload may outlast its ticket while its parts are on the server.
           ticket.ticket = answer.ticket;
-          if (!self.cancelled) localStorage.setItem(self.resumeKey(file), JSON.stringify(ticket));
+          if (!self.cancelled && self.key) localStorage.setItem(self.key, JSON.stringify(ticket));
         }
         finished = 0;
         answer.uploaded.forEach(function (n) { finished += partLength(n); });
@@ -272,7 +314,7 @@
   Upload.prototype.cancel = function () {
     this.cancelled = true;
     this.abortAll();
-    if (this.file) localStorage.removeItem(this.resumeKey(this.file));
+    if (this.key) localStorage.removeItem(this.key);
     if (this.ticket) {
       this.post(this.root.dataset.cancelUrl, { ticket: this.ticket.ticket, field: this.field }).catch(function () {});
     }
