@@ -780,7 +780,16 @@ def _complete(storage: MinioBackend, ticket: Ticket) -> None:
             409,
         )
     etags = [chosen[n].etag for n in range(1, ticket.parts + 1)]
-    sdk.complete_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id, etags, {})
+    try:
+        sdk.complete_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id, etags, {})
+    except S3Error as exc:
+        if exc.code not in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+            raise
+        # Ceph RGW refuses to complete past parts the ticket did not announce (only credentials
+        # of the server can add them: part URLs bind their numbers).
+        with contextlib.suppress(S3Error):
+            sdk.abort_multipart_upload(storage.client, storage.bucket, ticket.key, ticket.upload_id)
+        raise UploadRefused(f"the server refused the upload's parts ({exc.code}); start again", 422) from None
 
 
 def _usable_parts(listed: list[sdk.UploadedPart], ticket: Ticket) -> dict[int, sdk.UploadedPart]:
