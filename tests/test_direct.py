@@ -342,7 +342,7 @@ def test_finalized_upload_of_a_type_browsers_sniff_or_run_is_a_download(
     assert stat.content_type == declared
 
 
-@not_on_ceph("a presigned POST stores no Content-Disposition form field (the Deny on the prefix still holds)")
+@not_on_ceph("a presigned POST stores no Content-Disposition form field (the NotResource still holds)")
 def test_quarantine_object_is_pinned_as_a_download_by_the_post_policy(
     s3_settings: dict[str, Any], raw_client: Minio
 ) -> None:
