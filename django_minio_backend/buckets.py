@@ -236,12 +236,9 @@ def _sync_rule(storage: MinioBackend, rule_id: str, wanted: Rule | None, dry_run
     model of it, which drops what it does not know: a rule-level ``Prefix``, size
     filters). Returns "set", "unchanged", "off" or "unsupported".
     """
-    try:
-        rules = _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
-    except S3Error as exc:
-        if exc.code in UNSUPPORTED_CODES:
-            return "unsupported"
-        raise
+    rules = _lifecycle_rules(storage)
+    if rules is None:
+        return "unsupported"
     others = [rule for rule in rules if (rule.findtext("ID") or "") != rule_id]
     ours = [rule for rule in rules if (rule.findtext("ID") or "") == rule_id]
     if wanted is None:
@@ -366,13 +363,20 @@ def sync_quarantine_rule(storage: MinioBackend, *, dry_run: bool = False) -> str
     return _sync_rule(storage, rule_id, rule, dry_run)
 
 
-def _remove_quarantine_rules(storage: MinioBackend, dry_run: bool) -> str:
+def _lifecycle_rules(storage: MinioBackend) -> list[Element] | None:
+    """The bucket's lifecycle rules as the server wrote them; None where lifecycle is not supported."""
     try:
-        rules = _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
+        return _elements(sdk.get_bucket_lifecycle(storage.client, storage.bucket), "Rule")
     except S3Error as exc:
         if exc.code in UNSUPPORTED_CODES:
-            return "off"
+            return None
         raise
+
+
+def _remove_quarantine_rules(storage: MinioBackend, dry_run: bool) -> str:
+    rules = _lifecycle_rules(storage)
+    if rules is None:
+        return "off"
     others = [rule for rule in rules if not _is_quarantine_rule(rule.findtext("ID") or "")]
     if len(others) != len(rules) and not dry_run:
         _write_rules(storage, others)
