@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,19 +11,20 @@ from django.db import models
 
 from .direct import field_label
 
-# Per thread, the instances whose direct-upload values passed validate, by (field, name): the forms of one
-# formset are all validated before any is saved, so the database alone cannot see a value posted twice.
+# Per thread, by (field, name): the form input (HTML name) whose direct-upload value passed validate. The
+# forms of one formset are all validated before any is saved, so the database alone cannot see one value
+# posted in two forms; a form validated again (a wizard's last step) posts it under the same input.
 _validated = threading.local()
 
 
-def _validated_now() -> weakref.WeakValueDictionary[tuple[str, str], models.Model]:
-    if not hasattr(_validated, "instances"):
-        _validated.instances = weakref.WeakValueDictionary()
-    return _validated.instances  # type: ignore[no-any-return]
+def _validated_now() -> dict[tuple[str, str], str]:
+    if not hasattr(_validated, "inputs"):
+        _validated.inputs = {}
+    return _validated.inputs  # type: ignore[no-any-return]
 
 
 def _forget_validated(**kwargs: Any) -> None:
-    _validated.instances = weakref.WeakValueDictionary()
+    _validated.inputs = {}
 
 
 request_started.connect(_forget_validated, dispatch_uid="django_minio_backend.fields.forget_validated")
@@ -54,7 +54,7 @@ class DirectFileField(models.FileField):
         super().save_form_data(instance, data)
         if isinstance(data, DirectName):
             # Remembered for validate: only a direct upload's value is checked for sharing.
-            instance.__dict__[self._direct_key] = str(data)
+            instance.__dict__[self._direct_key] = (str(data), data.html_name)
 
     @property
     def _direct_key(self) -> str:
@@ -77,7 +77,8 @@ class DirectFileField(models.FileField):
         name = getattr(value, "name", None)
         if not name or not getattr(value, "_committed", False) or model_instance is None:
             return
-        if model_instance.__dict__.get(self._direct_key) != name:
+        direct = model_instance.__dict__.get(self._direct_key)
+        if not direct or direct[0] != name:
             return
         others = type(model_instance)._default_manager.filter(**{self.attname: name})
         if model_instance.pk is not None:
@@ -90,18 +91,19 @@ class DirectFileField(models.FileField):
             )
         key = (field_label(type(model_instance), self), name)
         validated = _validated_now()
-        other = validated.get(key)
-        if (
-            other is not None
-            and other is not model_instance
-            and (other.pk is None or other.pk != model_instance.pk)
-        ):
+        if validated.setdefault(key, direct[1]) != direct[1]:
             raise ValidationError(
                 "This uploaded file is already attached to another record in this form; upload it again.",
                 code="file_in_use",
             )
-        validated[key] = model_instance
 
 
 class DirectName(str):
-    """A stored file's name that a form took from a direct upload's signed value."""
+    """A stored file's name that a form took from a direct upload's signed value (posted as ``html_name``)."""
+
+    html_name: str
+
+    def __new__(cls, name: str, html_name: str = "") -> DirectName:
+        value = super().__new__(cls, name)
+        value.html_name = html_name
+        return value

@@ -23,10 +23,11 @@ DIRECT_SUFFIX = "__direct"
 
 
 class DirectValue:
-    """The signed value of a finalized direct upload, as posted by the widget."""
+    """The signed value of a finalized direct upload, as posted by the widget under ``html_name``."""
 
-    def __init__(self, signed: str) -> None:
+    def __init__(self, signed: str, html_name: str = "") -> None:
         self.signed = signed
+        self.html_name = html_name
 
 
 class DirectUploadWidget(forms.ClearableFileInput):
@@ -62,7 +63,7 @@ class DirectUploadWidget(forms.ClearableFileInput):
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         signed = data.get(name + DIRECT_SUFFIX)
         if signed:
-            return DirectValue(str(signed))
+            return DirectValue(str(signed), name)
         return super().value_from_datadict(data, files, name)
 
     def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
@@ -93,7 +94,7 @@ class DirectUploadField(forms.FileField):
     def to_python(self, data: Any) -> Any:
         if isinstance(data, DirectValue):
             try:
-                return DirectName(load_value(data.signed, self.model_field, self.request))
+                return DirectName(load_value(data.signed, self.model_field, self.request), data.html_name)
             except ValueError as exc:
                 raise ValidationError(str(exc), code="invalid") from exc
         return super().to_python(data)

@@ -266,6 +266,27 @@ def test_one_direct_value_in_two_forms_of_a_formset_is_refused(s3_settings: dict
 
 
 @pytest.mark.django_db
+def test_one_form_validated_twice_in_a_request_keeps_its_direct_value(s3_settings: dict[str, Any]) -> None:
+    """Red-team finding: a wizard validates its last step's form again, with a new instance."""
+    from django import forms
+
+    class AttachmentForm(forms.ModelForm):
+        class Meta:
+            model = DirectAttachment
+            fields = ["file"]
+
+    request = fake_request()
+    answer = direct.issue_ticket(request, FIELD, unique(".txt"), 3, "text/plain")
+    assert post_file(answer, b"abc").status == 204
+    done = direct.finalize(request, answer["ticket"], FIELD)
+    data = {"step-file__direct": done["value"]}
+    assert AttachmentForm(data=data, files={}, prefix="step").is_valid()
+    again = AttachmentForm(data=data, files={}, prefix="step")
+    assert again.is_valid(), again.errors
+    assert again.save().file.name == done["name"]
+
+
+@pytest.mark.django_db
 def test_a_value_refused_in_one_request_is_accepted_alone_in_the_next(s3_settings: dict[str, Any]) -> None:
     from django.core.signals import request_started
 
