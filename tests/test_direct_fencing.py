@@ -323,7 +323,15 @@ def test_cancel_after_the_upload_was_completed_removes_its_object(
     def no_such_upload(client: Minio, *args: Any) -> None:
         # Ceph RGW's answer to aborting a completed upload (SeaweedFS forgets the upload silently).
         abort(client, *args)
-        raise S3Error(None, "NoSuchUpload", "no such upload", ticket["key"], "", "")  # type: ignore[arg-type]
+        # By keyword: minio 7.2.19 moved ``response`` from the sixth argument to the first.
+        raise S3Error(
+            code="NoSuchUpload",
+            message="no such upload",
+            resource=ticket["key"],
+            request_id="",
+            host_id="",
+            response=None,  # type: ignore[arg-type]
+        )
 
     monkeypatch.setattr(sdk, "abort_multipart_upload", no_such_upload)
     direct.abort(request, answer["ticket"], FIELD)
