@@ -20,7 +20,7 @@ from minio.error import MinioException
 
 from .buckets import ensure_bucket_once
 from .client import same_server
-from .discovery import minio_aliases, model_file_fields
+from .discovery import labelled_storages
 from .exceptions import StorageError, s3_errors
 from .orphans import same_objects
 from .storage import MinioBackend
@@ -108,9 +108,7 @@ def _same_bucket(a: MinioBackend, b: MinioBackend) -> bool:
 def _others(storage: MinioBackend) -> Iterator[tuple[str, MinioBackend]]:
     """``(label, storage)`` of every other MinioBackend alias and model file field storage."""
     this = getattr(storage, "_wrapped", storage)  # staticfiles_storage is a lazy object
-    candidates = [(alias.label, alias.storage) for alias in minio_aliases()]
-    candidates += [(f"{m._meta.label}.{f.name}", s) for m, f, s in model_file_fields()]
-    for label, other in candidates:
+    for label, other in labelled_storages():
         other = getattr(other, "_wrapped", other)
         if other is not this:
             yield label, other

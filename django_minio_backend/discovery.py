@@ -83,6 +83,15 @@ def model_file_fields() -> Iterator[tuple[type[models.Model], models.FileField, 
             yield model, field, storage
 
 
+def labelled_storages() -> list[tuple[str, MinioBackend]]:
+    """``(label, storage)`` of every MinioBackend alias and model file field, as messages name them."""
+    result = [(alias.label, alias.storage) for alias in minio_aliases()]
+    result += [
+        (f"{model._meta.label}.{field.name}", storage) for model, field, storage in model_file_fields()
+    ]
+    return result
+
+
 def hook_buckets(config: StorageConfig) -> list[str]:
     """The buckets ``MINIO_POLICY_HOOKS`` names (3.x applied every entry, listed or not)."""
     return [

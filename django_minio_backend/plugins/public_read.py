@@ -24,9 +24,9 @@ def bucket_policy(
 
 def bucket_locations(bucket_name: str, storage: MinioBackend | None) -> set[str]:
     """The locations of every storage known to keep files in ``bucket_name`` (their quarantines too)."""
-    from ..discovery import configured_storages, model_file_fields
+    from ..discovery import labelled_storages
 
-    candidates = [*configured_storages(), *(s for _, _, s in model_file_fields())]
+    candidates = [other for _, other in labelled_storages()]
     if storage is not None:
         candidates.append(storage)
     locations = set()
