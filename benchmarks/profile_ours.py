@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,7 +54,7 @@ def profiled(title: str, fn, top: int) -> None:
     print("\n".join(lines[start:]))
 
 
-def threaded_saves(who: str, contender, threads: int, saves: int, top: int) -> None:
+def threaded_saves(who: str, contender, threads: int, saves: int, top: int, round_: int = 0) -> None:
     """``saves`` 4 KiB saves from ``threads`` threads: CPU per save, then a merged profile per save."""
     import threading
 
@@ -69,7 +70,7 @@ def threaded_saves(who: str, contender, threads: int, saves: int, top: int) -> N
             if prof:
                 prof.enable()
             for i in range(per_thread):
-                contender.save(f"p/{who}-{tag}-{t}-{i}.bin", small_file())
+                contender.save(f"p/{who}-{round_}-{tag}-{t}-{i}.bin", small_file())
             if prof:
                 prof.disable()
                 profiles.append(prof)
@@ -101,12 +102,61 @@ def threaded_saves(who: str, contender, threads: int, saves: int, top: int) -> N
         print(f"{tt / n * 1e6:8.1f} {ct / n * 1e6:8.1f} {nc / n:10.1f}  {where}")
 
 
+def paired_saves(ours, sdk, n: int) -> None:
+    """One thread; ours, the SDK's ``put_object`` and the SDK's PUT with ours' two extra headers
+    (``If-None-Match: *`` and a write token) in turn, call by call (same moments, same load):
+    mean and median latency, and thread CPU per call."""
+    import statistics
+
+    client, bucket = sdk.client, sdk.private_bucket
+
+    def conditional(name: str, content) -> None:
+        client._put_object(
+            bucket,
+            name,
+            content.read(),
+            {
+                "Content-Type": "application/octet-stream",
+                "If-None-Match": "*",
+                "x-amz-meta-dmb-write-token": f"{uuid.uuid4().hex}{name}",
+            },
+        )
+
+    calls = {"ours": ours.save, "sdk": sdk.save, "sdk+if-none-match": conditional}
+    times: dict[str, list[float]] = {who: [] for who in calls}
+    cpus: dict[str, list[float]] = {who: [] for who in calls}
+    whos = list(calls)
+    for i in range(n):
+        for who in whos[i % 3 :] + whos[: i % 3]:
+            content = small_file()
+            c0, t0 = time.thread_time(), time.perf_counter()
+            calls[who](f"pair/{who}-{i}.bin", content)
+            times[who].append(time.perf_counter() - t0)
+            cpus[who].append(time.thread_time() - c0)
+    for who in calls:
+        mean, median = statistics.fmean(times[who]) * 1e3, statistics.median(times[who]) * 1e3
+        cpu_us = statistics.fmean(cpus[who]) * 1e6
+        print(f"{who}: mean {mean:.3f} ms, median {median:.3f} ms, CPU {cpu_us:.0f} µs")
+    for base in ("sdk", "sdk+if-none-match"):
+        ratio = statistics.fmean(times[base]) / statistics.fmean(times["ours"])
+        median = statistics.median(times[base]) / statistics.median(times["ours"])
+        print(f"ours / {base} in saves per second: {ratio:.2f}x (by medians {median:.2f}x)")
+    server = statistics.fmean(times["sdk"]) / statistics.fmean(times["sdk+if-none-match"])
+    print(f"server alone, conditional / plain PUT in calls per second: {server:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=128)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--saves-threads", type=int, help="only small saves, from this many threads")
     parser.add_argument("--saves", type=int, default=1024, help="saves per contender with --saves-threads")
+    parser.add_argument(
+        "--paired",
+        type=int,
+        metavar="N",
+        help="only 4 KiB saves, one thread, ours and the SDK alternating N times",
+    )
     args = parser.parse_args()
     from django.core.files.base import File
     from minio import Minio
@@ -136,9 +186,14 @@ def main() -> int:
             ours.connect()
             sdk.connect()
             ours.save("warm.bin", small_file())
+            if args.paired:
+                paired_saves(ours, sdk, args.paired)
+                return 0
             if args.saves_threads:
-                for who, c in (("ours", ours), ("sdk", sdk), ("ours", ours), ("sdk", sdk)):
-                    threaded_saves(who, c, args.saves_threads, args.saves, args.top)
+                for round_, (who, c) in enumerate(
+                    (("ours", ours), ("sdk", sdk), ("ours", ours), ("sdk", sdk))
+                ):
+                    threaded_saves(who, c, args.saves_threads, args.saves, args.top, round_)
                 return 0
             ours.url_private("probe/url check.txt")
             name = "probe/url check.txt"
