@@ -109,7 +109,9 @@ def test_route_sends_the_request_the_sdk_signs(
         assert sent[name.lower()].strip() == value.strip()  # outer blanks are not part of an HTTP value
     # What the SDK's own signer makes of these headers, at the same second (http.client adds
     # Accept-Encoding after signing, for the SDK too).
-    unsigned = {k: v for k, v in sent.items() if k not in ("authorization", "user-agent", "accept-encoding")}
+    unsigned: dict[str, str | list[str] | tuple[str]] = {
+        k: v for k, v in sent.items() if k not in ("authorization", "user-agent", "accept-encoding")
+    }
     date = datetime.strptime(sent["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     expected = sign_v4_s3(
         method="PUT",
