@@ -316,7 +316,7 @@ class UrlSigner:
         cached: _DayCache | None = self.__dict__.get("_day_cache")
         if cached is not None and cached[0] == (datestamp, access_key, secret_key):
             return cached[1]
-        key = _SigningKey(secret_key, datestamp, self.region)
+        key = _signing_key(secret_key, datestamp, self.region)
         scope = f"{datestamp}/{self.region}/s3/aws4_request"
         prefix = (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
