@@ -8,12 +8,15 @@ touches the network.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
+import os
 import re
 import socket
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -233,7 +236,29 @@ def _client(
     # The secret travels inside ``credentials``: no local variable of a frame that an
     # error report may show holds it (Minio's own frames get only the provider).
     provider = credentials.provider() if isinstance(credentials, Credentials) else credentials
+    if hasattr(http_client, "clear"):
+        with contextlib.suppress(TypeError):  # an object that takes no weak reference
+            _POOLS.add(http_client)
     return Minio(endpoint, credentials=provider, secure=secure, region=region, http_client=http_client)
+
+
+# Every pool manager a client was built with: a forked child drops the connections it inherited.
+_POOLS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: close its copies of the parent's connections (the parent's stay open).
+
+    Without this, a worker forked after the parent made a request (a preloaded app,
+    ``MINIO_CONSISTENCY_CHECK_ON_START``) sends on the parent's keep-alive socket, and
+    parent and children read each other's answers.
+    """
+    for manager in list(_POOLS):
+        with contextlib.suppress(Exception):
+            manager.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def client_for(config: StorageConfig, http_client: Any = None) -> Minio:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import urllib3
 from django.core.exceptions import ImproperlyConfigured
-from minio.error import S3Error, ServerError
+from minio.error import InvalidResponseError, S3Error, ServerError
 
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound"})
 CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
@@ -86,6 +86,13 @@ def s3_errors(endpoint: str, bucket: str, action: str, name: str = "") -> Iterat
                 f"or the access ({exc.code}) for {where}"
             ) from frameless(exc)
         raise StorageError(f"{action}: {where}: {exc.code}: {exc.message}") from frameless(exc)
+    except InvalidResponseError as exc:
+        # Not S3's XML: a proxy's or load balancer's page (413, 502 ...); its text, shortened.
+        text = str(exc)
+        text = text if len(text) <= 300 else text[:300] + "..."
+        raise StorageError(f"{action}: {where}: the server did not answer as S3 does: {text}") from frameless(
+            exc
+        )
     except (urllib3.exceptions.HTTPError, ServerError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError, StorageError)):
             raise

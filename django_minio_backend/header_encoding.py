@@ -40,8 +40,11 @@ class HeaderValueError(ValueError):
 
 
 def encoded_word(value: str) -> str:
-    """``value`` as one RFC 2047 encoded word (UTF-8, base64), or unchanged when ASCII."""
-    if value.isascii():
+    """``value`` as one RFC 2047 encoded word (UTF-8, base64), or unchanged when ASCII without tabs.
+
+    A tab is encoded too: servers disagree on how it is signed (SeaweedFS refuses the signature).
+    """
+    if value.isascii() and "\t" not in value:
         return value
     return "=?UTF-8?B?" + base64.b64encode(value.encode()).decode("ascii") + "?="
 
@@ -98,7 +101,8 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` ready to sign and send: ASCII, one line each.
 
     Encodes non-ASCII ``Content-Disposition`` file names (RFC 5987) and
-    ``x-amz-meta-*`` values (RFC 2047); raises HeaderValueError, naming the header,
+    ``x-amz-meta-*`` values with non-ASCII or tabs (RFC 2047), sends other tabs as
+    spaces; raises HeaderValueError, naming the header,
     for a name that is not an HTTP token, a value with a line break or control
     character, non-ASCII anywhere else, a Content-Type that is not one plain
     ``type/subtype`` and the copy headers (``x-amz-copy-source*``,
@@ -124,6 +128,12 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
                 parse_content_type(value)
             except ContentTypeError as exc:
                 raise HeaderValueError(f"upload header {name!r}: {exc}") from None
+        if lower.startswith(META_PREFIX):
+            result[name] = encoded_word(value)
+            continue
+        # A tab is white space to HTTP, but servers sign it differently (SeaweedFS refuses the
+        # signature): sent as a space, which means the same in these headers.
+        value = value.replace("\t", " ")
         if value.isascii():
             result[name] = value
         elif lower == "content-disposition":
@@ -131,8 +141,6 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
                 result[name] = content_disposition(value)
             except HeaderValueError as exc:
                 raise HeaderValueError(f"upload header {name!r}: {exc}") from None
-        elif lower.startswith(META_PREFIX):
-            result[name] = encoded_word(value)
         else:
             raise HeaderValueError(
                 f"upload header {name!r}: value {value!r} is not ASCII (only Content-Disposition file "

@@ -10,7 +10,6 @@ fails a test instead of a user's save.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import weakref
 from collections.abc import Iterator, Mapping
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
-from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
+from xml.etree.ElementTree import Element, ParseError, SubElement, fromstring, tostring
 
 import urllib3
 from minio import Minio
@@ -34,12 +33,12 @@ def put_object(
     """One PUT of ``data`` with exactly ``headers``; returns the ETag.
 
     The request is the SDK's ``_put_object`` request (same headers, signature,
-    pool, retries and exceptions), built and signed here where the client allows
-    it (see :class:`_PutRoute`): the SDK derives a signing key, parses the URL and
-    looks up the pool on every call, a third of a small save's client CPU.
+    ``urlopen`` call, retries and exceptions), built and signed here where the
+    client allows it (see :class:`_PutRoute`): the SDK derives a signing key and
+    rebuilds the URL on every call, a third of a small save's client CPU.
     """
     route = _put_route(client, bucket)
-    if route is not None:
+    if route is not None and client._trace_stream is None:
         etag = route.put(key, data, headers)
         if etag is not None:
             return etag
@@ -49,26 +48,28 @@ def put_object(
     return str(result.etag or "")
 
 
+# Set by the SDK on every request, and left out of the signature: a caller's own value is dropped.
+_SDK_OWNED = ("authorization", "user-agent")
+
+
 @dataclass(frozen=True)
 class _PutRoute:
     """How the SDK sends a PUT of an object of one bucket, kept to send it without the SDK.
 
-    Only for what ``Minio._url_open`` does the same way on every call: a plain
-    ``urllib3.PoolManager`` (a proxy manager or any other client goes through the
-    SDK), no trace stream, a credentials provider, a configured region and
-    path-style URLs.
+    Only for clients whose requests ``Minio._url_open`` builds the same way every
+    time: a plain ``urllib3.PoolManager`` (a subclass or a proxy manager goes
+    through the SDK), a credentials provider, a configured region and path-style
+    URLs; while a trace stream is on, the SDK sends (and traces) every request.
     """
 
     http: urllib3.PoolManager = field(repr=False)
-    scheme: str
-    hostname: str
-    port: int
+    base: str
     netloc: str
+    https: bool
     prefix: str
     region: str
     provider: Provider = field(repr=False)
     user_agent: str
-    pool: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def put(self, key: str, data: memoryview | bytes, headers: Mapping[str, str]) -> str | None:
         """PUT ``data`` at ``key``: the ETag, or None when the SDK must send this one."""
@@ -78,11 +79,13 @@ class _PutRoute:
         credentials = self.provider.retrieve()
         if credentials is None:
             return None
+        for name in _SDK_OWNED:
+            sent.pop(name, None)
         path = self.prefix + quote(key, safe="/~")
         sent["host"] = self.netloc
         if data:
             sent["content-length"] = str(len(data))
-        if self.scheme == "https":
+        if self.https:
             payload = "UNSIGNED-PAYLOAD"
             if "content-md5" not in sent:
                 sent["content-md5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
@@ -93,39 +96,28 @@ class _PutRoute:
             sent["x-amz-security-token"] = credentials.session_token
         sign_request("PUT", path, sent, payload, region=self.region, credentials=credentials)
         sent["user-agent"] = self.user_agent
-        response = self._urlopen(path, data, sent)
+        # The SDK's own call: the manager picks the pool now (a pool cleared after a fork is
+        # never reused), with its retries and redirects.
+        response = self.http.urlopen("PUT", self.base + path, body=data, headers=sent)
         if response.status in (200, 204, 206):
             return str(response.headers.get("etag", "").replace('"', ""))
         raise _response_error(response)
-
-    def _urlopen(self, path: str, data: memoryview | bytes, headers: dict[str, str]) -> Any:
-        # The pool is the one PoolManager.urlopen would pick; a pool the manager has since
-        # dropped (more hosts than its num_pools) is closed, and is looked up again.
-        for _ in range(2):
-            if not self.pool:
-                self.pool.append(self.http.connection_from_host(self.hostname, self.port, self.scheme))
-            pool = self.pool[0]
-            try:
-                return pool.urlopen(
-                    "PUT", path, body=data, headers=headers, redirect=False, assert_same_host=False
-                )
-            except urllib3.exceptions.ClosedPoolError:  # raised before anything was sent
-                with contextlib.suppress(ValueError):
-                    self.pool.remove(pool)
-        raise urllib3.exceptions.ClosedPoolError(None, "the connection pool was closed twice")  # type: ignore[arg-type]
 
 
 def _response_error(response: Any) -> Exception:
     """The exception ``Minio._url_open`` raises for an unsuccessful answer to a PUT."""
     content_type = response.headers.get("content-type")
+    body = response.data.decode(errors="replace") if response.data else None
     if "application/xml" not in (content_type or "").split(";"):
         if response.status == 304 and not response.data:
             return ServerError(f"server failed with HTTP status code {response.status}", response.status)
-        body = response.data.decode() if response.data else None
         return InvalidResponseError(response.status, content_type, body)
     if not response.data:
         return InvalidResponseError(response.status, content_type, None)
-    return S3Error.fromxml(response)
+    try:
+        return S3Error.fromxml(response)
+    except ParseError:  # where the SDK lets the parser's error out
+        return InvalidResponseError(response.status, content_type, body)
 
 
 _ROUTES: weakref.WeakKeyDictionary[Minio, dict[str, _PutRoute | None]] = weakref.WeakKeyDictionary()
@@ -144,19 +136,16 @@ def _put_route(client: Minio, bucket: str) -> _PutRoute | None:
 
 def _new_put_route(client: Minio, bucket: str) -> _PutRoute | None:
     http, provider, region = client._http, client._provider, client._base_url.region
-    if type(http) is not urllib3.PoolManager or client._trace_stream is not None:
-        return None
-    if not provider or not region:
+    if type(http) is not urllib3.PoolManager or not provider or not region:
         return None
     url = client._base_url.build(method="PUT", region=region, bucket_name=bucket, object_name="k")
-    if url.path != f"/{bucket}/k" or url.query or url.hostname is None:
+    if url.path != f"/{bucket}/k" or url.query:
         return None  # virtual-host style (AWS): the SDK builds those URLs
     return _PutRoute(
         http=http,
-        scheme=url.scheme,
-        hostname=url.hostname,
-        port=url.port or (443 if url.scheme == "https" else 80),
+        base=f"{url.scheme}://{url.netloc}",
         netloc=url.netloc,
+        https=url.scheme == "https",
         prefix=f"/{bucket}/",
         region=region,
         provider=provider,

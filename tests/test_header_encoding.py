@@ -37,6 +37,23 @@ def test_metadata_values_become_rfc2047_encoded_words() -> None:
     assert encode_headers({"x-amz-meta-n": "42"}) == {"x-amz-meta-n": "42"}
 
 
+def test_tabs_are_encoded_in_metadata_and_sent_as_spaces_elsewhere() -> None:
+    encoded = encode_headers({"x-amz-meta-note": "a\tb", "Cache-Control": "max-age=1,\tpublic"})
+    assert str(make_header(decode_header(encoded["x-amz-meta-note"]))) == "a\tb"
+    assert encoded["Cache-Control"] == "max-age=1, public"
+
+
+def test_metadata_with_a_tab_reaches_the_server_intact(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio
+) -> None:
+    # SeaweedFS refused the signature of a raw tab ("refused the credentials").
+    storage = make_storage(bucket, metadata={"note": "a\tb"}, cache_control="max-age=1,\tpublic")
+    name = storage.save("t.txt", ContentFile(b"t"))
+    meta = raw_client.stat_object(bucket, name).metadata
+    assert str(make_header(decode_header(meta["X-Amz-Meta-Note"]))) == "a\tb"
+    assert meta["Cache-Control"] == "max-age=1, public"
+
+
 @pytest.mark.parametrize(
     ("headers", "named"),
     [

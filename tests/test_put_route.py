@@ -17,12 +17,15 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import urllib3
+from django.core.files.base import ContentFile
 from minio import Minio
 from minio.credentials.credentials import Credentials
 from minio.signer import sign_v4_s3
 
-from django_minio_backend import sdk, upload
-from django_minio_backend.client import default_http_client
+from django_minio_backend import MinioBackend, sdk, upload
+from django_minio_backend.client import Credentials as StorageCredentials
+from django_minio_backend.client import _client, default_http_client
+from django_minio_backend.exceptions import StorageError
 
 XML = "application/xml"
 PRECONDITION = (
@@ -41,6 +44,7 @@ class Recorder(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.ports: list[int] = []
         self.answer: tuple[int, str, bytes] = (200, "", b"")
 
     @property
@@ -50,11 +54,13 @@ class Recorder(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: Recorder
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connections, as with S3
 
     def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.server.requests.append((self.command, self.path, headers, body))
+        self.server.ports.append(self.client_address[1])
         status, content_type, answer = self.server.answer
         self.send_response(status)
         if content_type:
@@ -92,6 +98,8 @@ def client_for(endpoint: str, token: str | None = None, **kwargs: Any) -> Minio:
         ("plain.txt", {"Content-Type": "text/plain"}),
         ("a b/ü+%~'()!*&=.txt", {"Content-Type": "text/plain", "If-None-Match": "*"}),
         ("d/e.bin", {"Content-Disposition": "  attachment;   filename=x.bin ", "x-amz-meta-k": "v  w"}),
+        # The SDK sets these two itself and leaves them out of the signature.
+        ("f.bin", {"User-Agent": "myapp/1.0", "Authorization": "Basic eA=="}),
     ],
 )
 def test_route_sends_the_request_the_sdk_signs(
@@ -106,7 +114,8 @@ def test_route_sends_the_request_the_sdk_signs(
     assert sent["host"] == recorder.endpoint and sent["user-agent"] == client._user_agent
     assert sent["content-length"] == "10" and sent.get("x-amz-security-token") == token
     for name, value in headers.items():
-        assert sent[name.lower()].strip() == value.strip()  # outer blanks are not part of an HTTP value
+        if name.lower() not in ("user-agent", "authorization"):
+            assert sent[name.lower()].strip() == value.strip()  # outer blanks are not part of an HTTP value
     # What the SDK's own signer makes of these headers, at the same second (http.client adds
     # Accept-Encoding after signing, for the SDK too).
     unsigned: dict[str, str | list[str] | tuple[str]] = {
@@ -163,12 +172,10 @@ def test_route_raises_what_the_sdk_raises(recorder: Recorder, answer: tuple[int,
 
 def test_clients_the_route_cannot_serve_go_through_the_sdk(recorder: Recorder) -> None:
     proxied = client_for(recorder.endpoint, http_client=urllib3.ProxyManager(f"http://{recorder.endpoint}"))
-    traced = client_for(recorder.endpoint)
-    traced.trace_on(io.StringIO())
     aws = Minio("s3.amazonaws.com", "AKIDEXAMPLE", "secret", region="us-east-1")
     no_region = Minio(recorder.endpoint, "AKIDEXAMPLE", "secret", secure=False)
     anonymous = Minio(recorder.endpoint, secure=False, region="us-east-1")
-    for client in (proxied, traced, aws, no_region, anonymous):
+    for client in (proxied, aws, no_region, anonymous):
         assert sdk._put_route(client, "bkt") is None, client
     # Headers the route does not take apart (repeated names) go through the SDK as well.
     client = client_for(recorder.endpoint)
@@ -202,3 +209,60 @@ def test_write_tokens_are_unique_in_a_process_and_after_a_fork() -> None:
     parent_prefix = upload.write_token()[:32]
     assert len(from_children) == 2
     assert all(token[:32] != parent_prefix for token in from_children)
+
+
+def _put_in_child(client: Minio, queue: Any) -> None:
+    sdk.put_object(client, "bkt", "child", b"c", {})
+    queue.put("done")
+
+
+def test_a_forked_child_does_not_send_on_its_parents_connection(recorder: Recorder) -> None:
+    # Built as the storages build theirs (client._client), which registers the pool manager.
+    client = _client(
+        recorder.endpoint,
+        False,
+        "us-east-1",
+        StorageCredentials("AKIDEXAMPLE", "secret"),
+        default_http_client(),
+    )
+    sdk.put_object(client, "bkt", "parent-1", b"p", {})
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_put_in_child, args=(client, queue))
+    child.start()
+    assert queue.get(timeout=30) == "done"
+    child.join(30)
+    sdk.put_object(client, "bkt", "parent-2", b"p", {})
+    paths = [r[1] for r in recorder.requests]
+    assert paths == ["/bkt/parent-1", "/bkt/child", "/bkt/parent-2"]
+    parent_port, child_port, parent_again = recorder.ports
+    assert child_port != parent_port and parent_again == parent_port
+
+
+def test_a_trace_turned_on_later_sees_the_puts(recorder: Recorder) -> None:
+    client = client_for(recorder.endpoint)
+    sdk.put_object(client, "bkt", "before", b"1", {})
+    trace = io.StringIO()
+    client.trace_on(trace)
+    sdk.put_object(client, "bkt", "after", b"2", {})
+    assert "PUT /bkt/after" in trace.getvalue()
+    client.trace_off()
+    sdk.put_object(client, "bkt", "again", b"3", {})
+    assert "again" not in trace.getvalue()
+
+
+def test_an_answer_that_is_not_s3s_is_a_storage_error_naming_the_status(recorder: Recorder) -> None:
+    recorder.answer = (413, "text/html", b"<html>413 Request Entity Too Large</html>")
+    storage = MinioBackend(
+        bucket_name="bkt",
+        endpoint=recorder.endpoint,
+        access_key="AKIDEXAMPLE",
+        secret_key="secret",
+        use_https=False,
+        region="us-east-1",
+        conditional_writes=True,
+        bucket_check_on_save=False,
+    )
+    with pytest.raises(StorageError, match="413") as info:
+        storage.save("big.bin", ContentFile(b"x"))
+    assert info.value.__cause__ is not None and info.value.__cause__.__traceback__ is None
