@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,20 @@ Reopener = Callable[[str], "MinioFile"]  # mode -> a fresh file of the same obje
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
+def _position(offset: int, whence: int, current: int, size: int) -> int:
+    if whence == io.SEEK_SET:
+        position = offset
+    elif whence == io.SEEK_CUR:
+        position = current + offset
+    elif whence == io.SEEK_END:
+        position = size + offset
+    else:
+        raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+    if position < 0:
+        raise ValueError("negative seek position")
+    return position
+
+
 class ObjectReader(io.RawIOBase):
     """Raw, seekable reader of one object, a GET per contiguous run of reads."""
 
@@ -65,10 +80,7 @@ class ObjectReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        position = base + offset
-        if position < 0:
-            raise ValueError("negative seek position")
+        position = _position(offset, whence, self._pos, self._size)
         if position != self._pos:
             self._drop()
             self._pos = position
@@ -101,7 +113,7 @@ class ObjectReader(io.RawIOBase):
             raise ValueError("I/O operation on closed file")
         if self._pos >= self._size or size == 0:
             return b""
-        size = min(size, self._read_size)
+        size = min(size, self._read_size, self._size - self._pos)
         try:
             data = self._read_some(size)
         except StorageError:
@@ -116,7 +128,23 @@ class ObjectReader(io.RawIOBase):
         if not data:
             raise OSError(f"object ended at byte {self._pos}, expected {self._size} bytes")
         self._pos += len(data)
+        if self._pos == self._size:
+            self._check_ended()
         return data
+
+    def _check_ended(self) -> None:
+        """An answer without Content-Length (its size came from a HEAD) must end at the size."""
+        response = self._response
+        if response is None or getattr(response, "length_remaining", 0) is not None:
+            return  # urllib3 holds the answer to its Content-Length
+        with self._errors():
+            extra = response.read(1, decode_content=False)
+        if extra:
+            self._drop()
+            raise StorageError(
+                f"the answer goes on past the object's {self._size} bytes (a proxy that changes "
+                "the body, such as one that decompresses it?)"
+            )
 
     def _read_some(self, size: int) -> bytes:
         if self._response is None:
@@ -170,6 +198,9 @@ class ObjectStream(io.BufferedIOBase):
         self._ahead = b""  # bytes read from raw and not yet handed out, from self._used on
         self._used = 0
         self._window = BUFFER_SIZE  # the next read-ahead's size
+        # Threads sharing one file get whole reads, as with io.BufferedReader (re-entrant: readline
+        # and readinto call read and peek).
+        self._lock = threading.RLock()
 
     def readable(self) -> bool:
         return True
@@ -178,16 +209,21 @@ class ObjectStream(io.BufferedIOBase):
         return True
 
     def tell(self) -> int:
+        with self._lock:
+            return self._tell()
+
+    def _tell(self) -> int:
         self._check_open()
         return self.raw.tell() - (len(self._ahead) - self._used)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        with self._lock:
+            return self._seek(offset, whence)
+
+    def _seek(self, offset: int, whence: int) -> int:
         self._check_open()
         end = self.raw.tell()
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.tell(), io.SEEK_END: self.raw.size}[whence]
-        position = base + offset
-        if position < 0:
-            raise ValueError("negative seek position")
+        position = _position(offset, whence, self._tell(), self.raw.size)
         start = end - len(self._ahead)
         if start <= position <= end:
             self._used = position - start  # within the read-ahead: no new GET
@@ -197,6 +233,26 @@ class ObjectStream(io.BufferedIOBase):
         return position
 
     def read(self, size: int | None = -1) -> bytes:
+        with self._lock:
+            return self._read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        with self._lock:
+            return self._read1(size)
+
+    def peek(self, size: int = 0) -> bytes:
+        with self._lock:
+            return self._peek()
+
+    def readline(self, size: int | None = -1) -> bytes:
+        with self._lock:  # re-entered by the peek and read calls readline makes: one line per caller
+            return super().readline(size)
+
+    def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            return super().readinto(buffer)
+
+    def _read(self, size: int | None) -> bytes:
         self._check_open()
         head = self._take(size)
         if size is None or size < 0:
@@ -220,7 +276,7 @@ class ObjectStream(io.BufferedIOBase):
             return parts[0]
         return b"".join(parts)
 
-    def read1(self, size: int = -1) -> bytes:
+    def _read1(self, size: int) -> bytes:
         self._check_open()
         if self._used < len(self._ahead) or size == 0:
             return self._take(size)
@@ -228,17 +284,18 @@ class ObjectStream(io.BufferedIOBase):
             return self.raw.read(size if size >= 0 else READ_SIZE)
         return self._take(size) if self._fill(size) else b""
 
-    def peek(self, size: int = 0) -> bytes:
+    def _peek(self) -> bytes:
         self._check_open()
         if self._used >= len(self._ahead):
             self._fill()
         return self._ahead[self._used :] if self._used else self._ahead
 
     def close(self) -> None:
-        if not self.closed:
-            self._ahead, self._used = b"", 0
-            self.raw.close()
-        super().close()
+        with self._lock:
+            if not self.closed:
+                self._ahead, self._used = b"", 0
+                self.raw.close()
+            super().close()
 
     def _check_open(self) -> None:
         if self.closed:

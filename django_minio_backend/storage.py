@@ -36,7 +36,7 @@ from .conf import (
     normalize_options,
     resolve,
 )
-from .exceptions import NOT_FOUND_CODES, ObjectChangedError, frameless, s3_errors
+from .exceptions import NOT_FOUND_CODES, ObjectChangedError, StorageError, frameless, s3_errors
 from .files import MinioFile, ObjectReader
 from .header_encoding import encode_headers
 from .headers import option_headers
@@ -71,6 +71,10 @@ def _validate_file_name(name: str) -> None:
         raise
     if os.path.basename(name) in ("", ".", ".."):
         validate_file_name(name, allow_relative_path=True)
+
+
+def _etag(value: str | None) -> str:
+    return (value or "").removeprefix("W/").strip('"')
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -345,9 +349,15 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         )
 
         def open_at(offset: int) -> Any:
+            if not etag and not version_id:
+                raise StorageError(
+                    f"open: {self.config.endpoint}/{self.bucket}/{name}: the server's answer had no ETag, "
+                    "so a second request could read another version of the object; read it in one go "
+                    "(no seek), or let the proxy pass the ETag header"
+                )
             with self._errors("open", name):
                 try:
-                    return self.client.get_object(
+                    answer = self.client.get_object(
                         self.bucket,
                         key,
                         offset=offset,
@@ -364,6 +374,15 @@ class MinioBackend(UpstreamCompatMixin, Storage):
                             f"(read up to byte {offset}); open it again"
                         ) from frameless(exc)
                     raise
+            # A server or proxy that ignores If-Match (or versionId) answers with another object.
+            if etag and _etag(answer.headers.get("ETag")) != _etag(etag):
+                answer.close()
+                answer.release_conn()
+                raise ObjectChangedError(
+                    f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
+                    f"(read up to byte {offset}); open it again"
+                )
+            return answer
 
         length = response.headers.get("Content-Length")
         if length is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -270,3 +271,96 @@ def test_any_mix_of_reads_and_seeks_matches_an_in_memory_file(size: int, steps: 
             else:
                 assert getattr(stream, op)(amount) == getattr(model, op)(amount)
             assert stream.tell() == model.tell()
+
+
+def test_a_server_ignoring_if_match_still_cannot_mix_two_versions(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = make_storage(bucket, replace_existing=True)
+    size = 3 * 1024 * 1024
+    name = storage.save("doc.bin", ContentFile(b"A" * size))
+    real_get = storage.client.get_object
+
+    def get_ignoring_if_match(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("request_headers", None)  # a gateway that drops conditional headers
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(storage.client, "get_object", get_ignoring_if_match)
+    with storage.open(name) as f:
+        assert f.read(10) == b"A" * 10
+        raw_client.put_object(bucket, name, io.BytesIO(b"B" * size), size)
+        f.seek(size - 100)
+        with pytest.raises(ObjectChangedError, match="changed while it was open"):
+            f.read(10)
+
+
+def test_an_answer_without_etag_is_read_in_one_go_and_refuses_a_second_request(
+    storage: MinioBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytes(range(256)) * 1024
+    name = storage.save("no-etag.bin", ContentFile(data))
+    real_get = storage.client.get_object
+
+    def get_without_etag(*args: Any, **kwargs: Any) -> Any:
+        response = real_get(*args, **kwargs)
+        response.headers.discard("ETag")  # a proxy that drops it
+        return response
+
+    monkeypatch.setattr(storage.client, "get_object", get_without_etag)
+    with storage.open(name) as f:
+        assert f.read() == data
+    with storage.open(name) as f:
+        f.read(10)
+        f.seek(200_000)  # past the read-ahead: a second GET, which nothing could pin
+        with pytest.raises(StorageError, match="no ETag"):
+            f.read(10)
+
+
+def _read_from_threads(f: Any, chunk: int, threads: int = 4) -> tuple[list[bytes], list[BaseException]]:
+    pieces: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def read_all() -> None:
+        try:
+            while piece := f.read(chunk):
+                pieces.append(piece)
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=read_all) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    if any(worker.is_alive() for worker in workers):
+        errors.append(TimeoutError("a reader thread hung"))
+    return pieces, errors
+
+
+def test_threads_sharing_one_file_get_every_byte_once(storage: MinioBackend) -> None:
+    size = 2 * 1024 * 1024
+    data = b"".join(offset.to_bytes(8, "big") for offset in range(0, size, 8))  # each cell holds its offset
+    name = storage.save("shared.bin", ContentFile(data))
+    for chunk in (8, 4096, 65536):
+        with storage.open(name) as f:
+            pieces, errors = _read_from_threads(f, chunk)
+        assert not errors
+        cells = sorted(int.from_bytes(p[i : i + 8], "big") for p in pieces for i in range(0, len(p), 8))
+        assert cells == list(range(0, size, 8)), f"chunk {chunk}: bytes lost or repeated"
+
+
+def test_a_body_longer_than_the_object_is_an_error() -> None:
+    class Chunked(_Response):
+        length_remaining = None  # no Content-Length: the size came from a HEAD
+
+    data = b"0123456789"
+    reader = ObjectReader(lambda offset: Chunked(data + b"decompressed by a proxy", 200, {}), len(data))
+    with pytest.raises(StorageError, match="past the object's 10 bytes"):
+        reader.read(100)
+
+
+def test_seek_with_an_unknown_whence_is_a_value_error() -> None:
+    data = b"0123456789"
+    with MinioFile(ObjectReader(lambda offset: _Response(data, 200, {}), len(data)), "b", "rb", 10) as f:
+        with pytest.raises(ValueError, match="whence"):
+            f.seek(0, 3)
