@@ -15,6 +15,7 @@ import hmac
 import os
 import re
 import socket
+import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from django.utils.module_loading import import_string
 from minio import Minio
 from minio.credentials.credentials import Credentials as MinioCredentials
 from minio.credentials.providers import Provider, StaticProvider
+from urllib3._collections import RecentlyUsedContainer
 
 from .conf import SETTINGS_BY_NAME, Secret, StorageConfig
 from .exceptions import ConfigurationError
@@ -236,26 +238,38 @@ def _client(
     # The secret travels inside ``credentials``: no local variable of a frame that an
     # error report may show holds it (Minio's own frames get only the provider).
     provider = credentials.provider() if isinstance(credentials, Credentials) else credentials
-    if hasattr(http_client, "clear"):
-        with contextlib.suppress(TypeError):  # an object that takes no weak reference
-            _POOLS.add(http_client)
+    if isinstance(http_client, urllib3.PoolManager):
+        _POOLS.add(http_client)
     return Minio(endpoint, credentials=provider, secure=secure, region=region, http_client=http_client)
 
 
 # Every pool manager a client was built with: a forked child drops the connections it inherited.
-_POOLS: weakref.WeakSet[Any] = weakref.WeakSet()
+_POOLS: weakref.WeakSet[urllib3.PoolManager] = weakref.WeakSet()
 
 
 def _forget_inherited_connections() -> None:
-    """In a forked child: close its copies of the parent's connections (the parent's stay open).
+    """In a forked child: give every pool manager new, empty pools (the parent's connections stay open).
 
     Without this, a worker forked after the parent made a request (a preloaded app,
     ``MINIO_CONSISTENCY_CHECK_ON_START``) sends on the parent's keep-alive socket, and
-    parent and children read each other's answers.
+    parent and children read each other's answers. A lock another thread of the
+    parent held at the fork stays held in the child for good, so none is waited for:
+    the manager gets a new container, and each inherited pool new queue locks (the
+    child has one thread) before it closes its copies of the connections.
     """
     for manager in list(_POOLS):
-        with contextlib.suppress(Exception):
-            manager.clear()
+        inherited = manager.pools
+        manager.pools = RecentlyUsedContainer(inherited._maxsize, dispose_func=inherited.dispose_func)
+        for pool in list(inherited._container.values()):
+            queue = pool.pool
+            if queue is None:
+                continue
+            queue.mutex = threading.Lock()
+            queue.not_empty = threading.Condition(queue.mutex)
+            queue.not_full = threading.Condition(queue.mutex)
+            queue.all_tasks_done = threading.Condition(queue.mutex)
+            with contextlib.suppress(Exception):
+                pool.close()
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)

@@ -67,6 +67,7 @@ class ObjectReader(io.RawIOBase):
         self._size = size
         self._pos = 0
         self._response = response
+        self._at = 0  # where the response's next byte is in the object
         self._errors = errors or contextlib.nullcontext
         self._read_size = READ_SIZE
 
@@ -80,10 +81,9 @@ class ObjectReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        position = _position(offset, whence, self._pos, self._size)
-        if position != self._pos:
-            self._drop()
-            self._pos = position
+        # The response is kept: a read back where it stands goes on with it (FileResponse seeks to
+        # the end for the size and back), a read elsewhere drops it.
+        self._pos = _position(offset, whence, self._pos, self._size)
         return self._pos
 
     @property
@@ -147,13 +147,16 @@ class ObjectReader(io.RawIOBase):
             )
 
     def _read_some(self, size: int) -> bytes:
+        if self._response is not None and self._at != self._pos:
+            self._drop()
         if self._response is None:
             response = self._open_at(self._pos)
             if self._pos:
                 self._check_range(response)
-            self._response = response
+            self._response, self._at = response, self._pos
         # urllib3 would gunzip a Content-Encoding: gzip body: the stored bytes are wanted.
         data: bytes = self._response.read(size, decode_content=False)
+        self._at += len(data)
         return data
 
     def _check_range(self, response: Any) -> None:

@@ -28,6 +28,9 @@ META_PREFIX = "x-amz-meta-"
 # Headers that turn an upload into a server-side copy of another object (any the
 # credentials can read) or change what a copy keeps: never an upload's own header.
 COPY_HEADER_PREFIXES = ("x-amz-copy-source", "x-amz-metadata-directive")
+# Headers of the request itself, set for each request: a caller's value would make a body of the
+# wrong length (the server waits for bytes that never come) or a request to another host.
+TRANSPORT_HEADERS = frozenset({"content-length", "host", "transfer-encoding", "expect", "connection"})
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 # Unicode category Cc (C0, DEL, C1) except the tab: one regex search instead of a lookup per character.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -109,11 +112,17 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
     ``x-amz-metadata-directive``).
     """
     result: dict[str, str] = {}
+    seen: set[str] = set()
     for name, value in headers.items():
         if not _TOKEN.match(name):
             raise HeaderValueError(
                 f"upload header name {name!r} is not a valid HTTP header name (ASCII token)"
             )
+        if name.lower() in TRANSPORT_HEADERS:
+            raise HeaderValueError(f"upload header {name!r} is set by the backend for each request")
+        if name.lower() in seen:
+            raise HeaderValueError(f"upload header {name!r} is given twice (header names ignore case)")
+        seen.add(name.lower())
         if not isinstance(value, str):
             raise HeaderValueError(f"upload header {name!r}: value must be str, not {type(value).__name__}")
         if _CONTROL.search(value):
@@ -133,7 +142,8 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
             continue
         # A tab is white space to HTTP, but servers sign it differently (SeaweedFS refuses the
         # signature): sent as a space, which means the same in these headers.
-        value = value.replace("\t", " ")
+        if "\t" in value:  # (only then: a Secret value must stay a Secret, hidden from reprs)
+            value = value.replace("\t", " ")
         if value.isascii():
             result[name] = value
         elif lower == "content-disposition":

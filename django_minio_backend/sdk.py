@@ -96,9 +96,9 @@ class _PutRoute:
             sent["x-amz-security-token"] = credentials.session_token
         sign_request("PUT", path, sent, payload, region=self.region, credentials=credentials)
         sent["user-agent"] = self.user_agent
-        # The SDK's own call: the manager picks the pool now (a pool cleared after a fork is
-        # never reused), with its retries and redirects.
-        response = self.http.urlopen("PUT", self.base + path, body=data, headers=sent)
+        # The manager picks the pool now (a pool replaced after a fork is never reused), with its
+        # retries. A redirect is an error, not a PUT of the body and the token to another host.
+        response = self.http.urlopen("PUT", self.base + path, body=data, headers=sent, redirect=False)
         if response.status in (200, 204, 206):
             return str(response.headers.get("etag", "").replace('"', ""))
         raise _response_error(response)

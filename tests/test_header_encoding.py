@@ -43,6 +43,20 @@ def test_tabs_are_encoded_in_metadata_and_sent_as_spaces_elsewhere() -> None:
     assert encoded["Cache-Control"] == "max-age=1, public"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Length": "5"},
+        {"Host": "elsewhere.example"},
+        {"Transfer-Encoding": "chunked"},
+        {"x-amz-meta-a": "1", "X-Amz-Meta-A": "2"},
+    ],
+)
+def test_transport_headers_and_names_given_twice_are_refused_naming_them(headers: dict[str, str]) -> None:
+    with pytest.raises(HeaderValueError, match=repr(list(headers)[-1])):
+        encode_headers(headers)
+
+
 def test_metadata_with_a_tab_reaches_the_server_intact(
     bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio
 ) -> None:
