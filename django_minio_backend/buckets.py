@@ -22,6 +22,7 @@ from minio.lifecycleconfig import AbortIncompleteMultipartUpload, Expiration, Li
 from . import manager, sdk
 from .conf import global_setting
 from .exceptions import s3_errors
+from .forking import renew_after_fork
 from .policies import (
     describe_statement,
     opens_bucket,
@@ -513,6 +514,7 @@ def sync_cors(storage: MinioBackend, *, dry_run: bool = False) -> str:
 
 
 _known_lock = threading.Lock()
+renew_after_fork(globals(), "_known_lock")
 _known: set[tuple[str, str]] = set()
 
 

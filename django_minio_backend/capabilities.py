@@ -25,6 +25,7 @@ from minio.error import S3Error, ServerError
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from . import sdk
+from .forking import renew_after_fork
 from .upload import Destination, is_conflict
 
 logger = logging.getLogger("django_minio_backend")
@@ -32,6 +33,7 @@ logger = logging.getLogger("django_minio_backend")
 PROBE_PREFIX = ".dmb-probe-"
 
 _lock = threading.Lock()
+renew_after_fork(globals(), "_lock")
 _known: dict[tuple[str, str, str], bool] = {}
 
 

@@ -70,6 +70,10 @@ def default_http_client(
             backoff_factor=0.2,
             status_forcelist=(500, 502, 503, 504),
             raise_on_status=False,
+            # A redirect is answered, not followed: following one sends the body and the
+            # session token to another host, and a save could "succeed" there.
+            redirect=0,
+            raise_on_redirect=False,
         ),
     )
 

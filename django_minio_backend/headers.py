@@ -125,6 +125,21 @@ def object_lock_headers(retention: Any, legal_hold: bool) -> dict[str, str]:
     return headers
 
 
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of ``layers``; a later layer's header replaces an earlier one's in any case of its name.
+
+    One layer that holds two spellings of a name keeps both, for ``encode_headers``
+    to refuse: which one was meant cannot be told.
+    """
+    result: dict[str, str] = {}
+    for layer in layers:
+        lowered = {name.lower() for name in layer}
+        for name in [name for name in result if name.lower() in lowered]:
+            del result[name]
+        result.update(layer)
+    return result
+
+
 def option_headers(config: StorageConfig) -> dict[str, str]:
     """The headers the header-like storage options ask for, later ones winning.
 
@@ -133,9 +148,10 @@ def option_headers(config: StorageConfig) -> dict[str, str]:
     (sent as they are, last, as minio did). ``headers`` and ``extra_headers`` also
     take boto3 names.
     """
-    headers = metadata_headers(config.metadata)
-    headers.update(metadata_headers(boto3_headers(config.headers)))
-    headers.update(user_metadata_headers(config.user_metadata))
-    headers.update(object_lock_headers(config.retention, config.legal_hold))
-    headers.update(boto3_headers(config.extra_headers))
-    return headers
+    return merge_headers(
+        metadata_headers(config.metadata),
+        metadata_headers(boto3_headers(config.headers)),
+        user_metadata_headers(config.user_metadata),
+        object_lock_headers(config.retention, config.legal_hold),
+        boto3_headers(config.extra_headers),
+    )

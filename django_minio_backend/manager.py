@@ -26,6 +26,8 @@ from django.utils.module_loading import import_string
 from . import hookspecs
 from .conf import global_setting
 from .exceptions import ConfigurationError, PluginError
+from .forking import renew_after_fork
+from .headers import merge_headers
 
 if TYPE_CHECKING:
     from django.core.files import File
@@ -58,6 +60,7 @@ PASSED_THROUGH: tuple[type[Exception], ...] = (SuspiciousOperation, ValidationEr
 _NOT_WRAPPED: tuple[type[Exception], ...] = (*PASSED_THROUGH, PluginError)
 
 _lock = threading.RLock()
+renew_after_fork(globals(), "_lock")
 # Guesses made within one upload's headers (see remembering_guesses), by (name, content, storage).
 _guesses: ContextVar[dict[tuple[str, int, int], str | None] | None] = ContextVar("dmb_guesses", default=None)
 _manager: _PluginManager | None = None
@@ -354,10 +357,8 @@ def _content_type_guess(name: str, content: File[Any], storage: MinioBackend) ->
 
 def object_parameters(name: str, content: File[Any], storage: MinioBackend) -> dict[str, str]:
     """Extra upload headers from every plugin; the first plugin called wins a header."""
-    merged: dict[str, str] = {}
-    for answer in reversed(_ask("object_parameters", name=name, content=content, storage=storage)):
-        merged.update(answer or {})
-    return merged
+    answers = _ask("object_parameters", name=name, content=content, storage=storage)
+    return merge_headers(*(answer or {} for answer in reversed(answers)))
 
 
 def on_bucket_created(bucket_name: str, public: bool, storage: MinioBackend) -> None:

@@ -39,7 +39,7 @@ from .conf import (
 from .exceptions import NOT_FOUND_CODES, ObjectChangedError, StorageError, frameless, s3_errors
 from .files import MinioFile, ObjectReader
 from .header_encoding import encode_headers
-from .headers import option_headers
+from .headers import merge_headers, option_headers
 from .names import clean_name, join_prefix
 from .status import MinioServerStatus, server_status
 
@@ -295,14 +295,14 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         ``object_parameters`` hook (which wins), then the ``content_type_guess``
         hook for Content-Type. Override in a subclass for per-object rules.
         """
-        headers = dict(self._option_headers)
         with manager.remembering_guesses():
-            headers.update(manager.object_parameters(name=name, content=content, storage=self))
+            headers = merge_headers(
+                self._option_headers, manager.object_parameters(name=name, content=content, storage=self)
+            )
             if not any(k.lower() == "content-type" for k in headers):
                 guessed = manager.content_type_guess(name=name, content=content, storage=self)
                 headers["Content-Type"] = guessed or DEFAULT_CONTENT_TYPE
-        headers.update(self._sse_headers)
-        return headers
+        return merge_headers(headers, self._sse_headers)
 
     @cached_property
     def _option_headers(self) -> dict[str, str]:
@@ -316,10 +316,8 @@ class MinioBackend(UpstreamCompatMixin, Storage):
         ):
             if getattr(config, option):
                 headers[header] = getattr(config, option)
-        headers.update(option_headers(config))
-        if config.tags:
-            headers["x-amz-tagging"] = urlencode(dict(config.tags))
-        return headers
+        tags = {"x-amz-tagging": urlencode(dict(config.tags))} if config.tags else {}
+        return merge_headers(headers, option_headers(config), tags)
 
     @cached_property
     def _sse_headers(self) -> dict[str, str]:

@@ -43,6 +43,7 @@ from minio.sse import Sse, SseCustomerKey
 from . import sdk
 from .client import endpoint_addresses
 from .conf import Secret
+from .forking import renew_after_fork
 
 logger = logging.getLogger("django_minio_backend")
 
@@ -424,6 +425,7 @@ def _exists(dest: Destination, key: str) -> bool:
 # -- name locks (servers without conditional writes) --------------------------------
 
 _LOCKS = tuple(threading.Lock() for _ in range(64))
+renew_after_fork(globals(), "_LOCKS")
 
 
 @functools.lru_cache(maxsize=64)
@@ -498,6 +500,7 @@ class _Cleanup:
 
 
 _pending_lock = threading.Lock()
+renew_after_fork(globals(), "_pending_lock")
 _pending: list[_Cleanup] = []
 
 

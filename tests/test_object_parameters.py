@@ -263,3 +263,21 @@ def test_a_save_asks_the_content_type_guess_once(storage: MinioBackend, raw_clie
 def test_save_refuses_the_names_djangos_checks_refuse(storage: MinioBackend, name: str) -> None:
     with pytest.raises(SuspiciousFileOperation):
         storage.save(name, ContentFile(b"x"))
+
+
+def test_one_header_from_two_sources_in_different_case_is_sent_once_the_later_winning(
+    bucket: str, make_storage: Callable[..., MinioBackend], raw_client: Minio
+) -> None:
+    storage = make_storage(
+        bucket,
+        cache_control="max-age=1",
+        metadata={"cache-control": "max-age=2", "Owner": "a"},
+        user_metadata={"owner": "b"},
+        tags={"k": "v"},
+        extra_headers={"X-Amz-Tagging": "k=w"},
+    )
+    name = storage.save("h.txt", ContentFile(b"h"))
+    stat = raw_client.stat_object(bucket, name)
+    assert stat.metadata["Cache-Control"] == "max-age=2"
+    assert stat.metadata["X-Amz-Meta-Owner"] == "b"
+    assert raw_client.get_object_tags(bucket, name) == {"k": "v"}

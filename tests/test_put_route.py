@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -321,3 +321,63 @@ def test_a_child_forked_while_threads_make_requests_does_not_hang(storage: Minio
         for thread in threads:
             thread.join(30)
     assert hung == 0
+
+
+def test_the_sdks_own_path_does_not_follow_redirects_either(recorder: Recorder) -> None:
+    recorder.answer = (307, "text/plain", b"moved")
+    client = client_for(recorder.endpoint, "token")
+    client.trace_on(io.StringIO())  # the route steps aside: the SDK sends the PUT
+    with pytest.raises(InvalidResponseError):
+        sdk.put_object(client, "bkt", "k", b"body", {})
+    assert [r[1] for r in recorder.requests] == ["/bkt/k"]
+
+
+def test_a_child_forked_while_another_thread_holds_our_locks_can_save_and_stat(
+    bucket: str, make_storage: Callable[..., MinioBackend]
+) -> None:
+    import _strptime
+
+    from django_minio_backend import buckets, capabilities, manager
+
+    storage = make_storage(bucket, conditional_writes=False)  # name locks: the module locks are taken
+    storage.save("warm.txt", ContentFile(b"w"))
+    locks = [
+        *upload._LOCKS,
+        upload._pending_lock,
+        capabilities._lock,
+        manager._lock,
+        buckets._known_lock,
+        _strptime._cache_lock,  # type: ignore[attr-defined]
+    ]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a parent thread in the middle of saves, probes and stats at the fork
+        for lock in locks:
+            lock.acquire()
+        held.set()
+        release.wait(60)
+        for lock in locks:
+            lock.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(30)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            ok = False
+            try:
+                ok = storage.save("warm.txt", ContentFile(b"c")) != "warm.txt" and storage.exists("warm.txt")
+            finally:
+                os._exit(0 if ok else 1)  # never back into pytest, whatever happened
+        deadline = time.monotonic() + 30
+        while not (status := os.waitpid(pid, os.WNOHANG))[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the child hung on a lock another thread of its parent held")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status[1]) == 0
+    finally:
+        release.set()
+        holder.join(30)
