@@ -260,7 +260,9 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         (
             "A `urllib3.PoolManager` used for every request; `None` builds one with 5 s connect / 30 s read "
-            "timeouts and 3 retries. Saves sign and send their PUT themselves through a plain `PoolManager`; "
+            "timeouts and 3 retries that answers redirects instead of following them (yours keeps its own "
+            "`Retry`; urllib3's default follows them, body and session token included). "
+            "Saves sign and send their PUT themselves through a plain `PoolManager`; "
             "through a subclass or a `ProxyManager` every request goes through the minio SDK's `urlopen`."
         ),
     ),
