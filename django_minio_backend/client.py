@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import certifi
 import urllib3
+from django.utils.functional import cached_property
 from django.utils.module_loading import import_string
 from minio import Minio
 from minio.credentials.credentials import Credentials as MinioCredentials
@@ -344,7 +345,7 @@ class UrlSigner:
             provider=credentials_provider(config),
         )
 
-    @functools.cached_property
+    @cached_property
     def _base(self) -> str:
         return f"{self.scheme}://{self.host}"
 

@@ -8,7 +8,6 @@ import pathlib
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +18,7 @@ from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
+from django.utils.functional import cached_property
 from minio import Minio
 from minio.error import S3Error
 from minio.sse import SseCustomerKey
