@@ -118,18 +118,18 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, str]:
             raise HeaderValueError(
                 f"upload header name {name!r} is not a valid HTTP header name (ASCII token)"
             )
-        if name.lower() in TRANSPORT_HEADERS:
+        lower = name.lower()
+        if lower in TRANSPORT_HEADERS:
             raise HeaderValueError(f"upload header {name!r} is set by the backend for each request")
-        if name.lower() in seen:
+        if lower in seen:
             raise HeaderValueError(f"upload header {name!r} is given twice (header names ignore case)")
-        seen.add(name.lower())
+        seen.add(lower)
         if not isinstance(value, str):
             raise HeaderValueError(f"upload header {name!r}: value must be str, not {type(value).__name__}")
         if _CONTROL.search(value):
             raise HeaderValueError(
                 f"upload header {name!r}: value {value!r} contains a line break or control character"
             )
-        lower = name.lower()
         if lower.startswith(COPY_HEADER_PREFIXES):
             raise HeaderValueError(f"upload header {name!r} is not allowed: it makes the upload a copy")
         if lower == "content-type":

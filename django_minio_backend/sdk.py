@@ -24,7 +24,7 @@ from minio import Minio
 from minio.credentials.providers import Provider
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from .client import sign_request
+from .client import _quote_path, sign_request
 
 
 def put_object(
@@ -81,7 +81,7 @@ class _PutRoute:
             return None
         for name in _SDK_OWNED:
             sent.pop(name, None)
-        path = self.prefix + quote(key, safe="/~")
+        path = self.prefix + _quote_path(key)
         sent["host"] = self.netloc
         if data:
             sent["content-length"] = str(len(data))

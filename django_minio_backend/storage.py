@@ -346,6 +346,12 @@ class MinioBackend(UpstreamCompatMixin, Storage):
             {"If-Match": etag} if etag and not version_id else None
         )
 
+        def changed(offset: int) -> ObjectChangedError:
+            return ObjectChangedError(
+                f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
+                f"(read up to byte {offset}); open it again"
+            )
+
         def open_at(offset: int) -> Any:
             if not etag and not version_id:
                 raise StorageError(
@@ -367,19 +373,13 @@ class MinioBackend(UpstreamCompatMixin, Storage):
                     if exc.code in ("PreconditionFailed", "NoSuchVersion") or (
                         exc.code in NOT_FOUND_CODES and offset
                     ):
-                        raise ObjectChangedError(
-                            f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
-                            f"(read up to byte {offset}); open it again"
-                        ) from frameless(exc)
+                        raise changed(offset) from frameless(exc)
                     raise
             # A server or proxy that ignores If-Match (or versionId) answers with another object.
             if etag and _etag(answer.headers.get("ETag")) != _etag(etag):
                 answer.close()
                 answer.release_conn()
-                raise ObjectChangedError(
-                    f"open: {self.config.endpoint}/{self.bucket}/{name} changed while it was open "
-                    f"(read up to byte {offset}); open it again"
-                )
+                raise changed(offset)
             return answer
 
         length = response.headers.get("Content-Length")
